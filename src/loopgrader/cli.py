@@ -1,0 +1,121 @@
+"""The command line: thin click commands that forward to plain functions and print results.
+
+This is the only module that prints or exits. Errors we expect become ``Error: <message>`` and
+the error's exit code; anything else is our bug: one line, exit code 4, traceback with --debug.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from loopgrader import __version__
+from loopgrader.errors import EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, LoopgraderError
+
+__all__ = ["main"]
+
+T = TypeVar("T")
+
+
+def _run(debug: bool, action: Callable[[], T]) -> T:
+    """Run ``action``; turn our errors into messages and exit codes."""
+    try:
+        return action()
+    except LoopgraderError as error:
+        click.echo(f"Error: {error.message}", err=True)
+        if error.hint:
+            click.echo(error.hint, err=True)
+        sys.exit(error.exit_code)
+    except (KeyboardInterrupt, click.exceptions.Exit, click.ClickException):
+        raise
+    except Exception as error:  # our own bug: say so in one line
+        if debug:
+            traceback.print_exc()
+        click.echo(f"Error: loopgrader itself failed ({type(error).__name__}: {error}); "
+                   "run again with --debug for the traceback", err=True)
+        sys.exit(EXIT_INTERNAL)
+
+
+def _course(course_dir: Path | None) -> Any:
+    from loopgrader.catalog import find_course_root, load_course
+
+    return load_course(find_course_root(Path.cwd(), course_dir))
+
+
+course_option = click.option("--course", "course_dir", type=click.Path(file_okay=False,
+                             path_type=Path), default=None,
+                             help="Course folder (default: found from the current folder).")
+debug_option = click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
+
+
+@click.group()
+@click.version_option(__version__, prog_name="loopgrader")
+def cli() -> None:
+    """Grade exercises and quizzes of "Learn the Training Loop with PyTorch"."""
+
+
+@cli.command()
+@click.argument("lesson")
+@click.option("--submission", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Submission root laid out like exercises/ (default: the course's exercises/).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option("--timeout", type=click.FloatRange(min=1), default=60.0, show_default=True,
+              help="Seconds one call into your code may take.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto",
+              show_default=True)
+@course_option
+@debug_option
+def check(lesson: str, submission: Path | None, fmt: str, timeout: float, device: str,
+          course_dir: Path | None, debug: bool) -> None:
+    """Grade LESSON (e.g. 1.2), a module (e.g. 1) or all."""
+    from loopgrader.check import run_check
+    from loopgrader.render import check_json, check_text
+
+    def action() -> Any:
+        course = _course(course_dir)
+        root = submission if submission is not None else course.root / "exercises"
+        return run_check(course=course, selector=lesson, submission_root=root, device=device,
+                         timeout=timeout)
+
+    report = _run(debug, action)
+    click.echo(json.dumps(check_json(report), indent=1) if fmt == "json" else check_text(report))
+    sys.exit(EXIT_OK if report.passed else EXIT_FAILED)
+
+
+@cli.command(name="list")
+@course_option
+@debug_option
+def list_lessons(course_dir: Path | None, debug: bool) -> None:
+    """List the lessons by module with your progress."""
+    from loopgrader.progress import load_progress
+    from loopgrader.render import lessons_text
+
+    course = _run(debug, lambda: _course(course_dir))
+    click.echo(lessons_text(course, _run(debug, lambda: load_progress(course.root))))
+
+
+@cli.command()
+@course_option
+@debug_option
+def validate(course_dir: Path | None, debug: bool) -> None:
+    """Check the whole course: manifest, stubs, graders, references and quizzes."""
+    from loopgrader.validate import validate_course
+
+    problems = _run(debug, lambda: validate_course(_course(course_dir)))
+    for problem in problems:
+        click.echo(problem)
+    if problems:
+        click.echo(f"{len(problems)} problem(s) found", err=True)
+        sys.exit(3)
+    click.echo("course is valid")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="loopgrader")

@@ -1,0 +1,161 @@
+"""The untrusted side: the process where a student's module is imported and called.
+
+It is forked from a server that has already imported torch, puts itself in its own process
+group (so a timeout can kill everything it started), loads the student's file by path under a
+unique module name, and then answers requests one at a time with plain data (see ``_wire``).
+Nothing here judges anything: every verdict is made in the grader process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import sys
+import traceback
+import types
+import warnings
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from loopgrader import _wire
+
+__all__ = ["WorkerSpec", "worker_main"]
+
+MAX_MESSAGE = 2000
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """What a worker loads; plain paths and names only."""
+
+    student_file: str
+    module_name: str
+    scratch_dir: str
+    probe_files: tuple[str, ...] = ()
+    threads: int = 1
+    memory_bytes: int = 0  # 0: no limit
+
+
+def worker_main(conn: Connection, spec: WorkerSpec) -> None:
+    """Entry point of a forked worker; never returns normally."""
+    os.setsid()
+    _isolate(spec)
+    loaded = _load(spec.student_file, spec.module_name)
+    probes = [_load(p, f"{spec.module_name}_probes{i}") for i, p in enumerate(spec.probe_files)]
+    while True:
+        try:
+            raw = conn.recv_bytes()
+        except (EOFError, OSError):
+            os._exit(0)
+        request = _wire.decode(raw)
+        reply = _answer(request, loaded, probes)
+        reply["id"] = request.get("id")
+        try:
+            data = _wire.encode(reply)
+        except Exception as exc:  # e.g. a value torch cannot save
+            data = _wire.encode({"id": request.get("id"), "ok": False, "kind": "unsendable",
+                                 "message": f"{type(exc).__name__}: {exc}"[:MAX_MESSAGE]})
+        conn.send_bytes(data)
+
+
+def _isolate(spec: WorkerSpec) -> None:
+    os.chdir(spec.scratch_dir)
+    sys.path[:] = [p for p in sys.path if p not in ("", ".", os.getcwd())]
+    log = os.open(os.path.join(spec.scratch_dir, "output.log"),
+                  os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    warnings.resetwarnings()
+    warnings.simplefilter("default")
+    torch.set_num_threads(max(1, spec.threads))
+    if spec.memory_bytes:
+        import resource
+
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_AS, (spec.memory_bytes, spec.memory_bytes))
+
+
+@dataclass
+class _Loaded:
+    module: types.ModuleType | None
+    error: dict[str, Any] | None
+
+
+def _load(path: str, name: str) -> _Loaded:
+    try:
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    except BaseException as exc:  # the file may raise anything, SystemExit included
+        return _Loaded(None, _describe(exc, path))
+    return _Loaded(module, None)
+
+
+def _answer(request: dict[str, Any], student: _Loaded, probes: list[_Loaded]) -> dict[str, Any]:
+    op = request.get("op")
+    if op == "status":
+        return {"ok": student.error is None, "import_error": student.error}
+    if student.module is None:
+        return {"ok": False, "kind": "import", "error": student.error}
+    target = _target(request, student.module, probes)
+    if isinstance(target, dict):
+        return target
+    args = request.get("args", ())
+    kwargs = request.get("kwargs", {})
+    if request.get("op") == "probe":
+        args = (student.module, *args)
+    try:
+        value = target(*args, **kwargs)
+        return {"ok": True, "value": _wire.to_plain(value)}
+    except BaseException as exc:  # SystemExit and KeyboardInterrupt from student code too
+        return {"ok": False, "kind": "exception", **_describe(exc, None)}
+
+
+def _target(request: dict[str, Any], module: types.ModuleType,
+            probes: list[_Loaded]) -> Any:
+    name = str(request.get("name", ""))
+    if request.get("op") == "call":
+        found = getattr(module, name, None)
+        if found is None or not callable(found):
+            return {"ok": False, "kind": "missing", "name": name}
+        return found
+    for probe in probes:
+        if probe.module is not None and callable(getattr(probe.module, name, None)):
+            return getattr(probe.module, name)
+    errors = [str(p.error) for p in probes if p.error is not None]
+    return {"ok": False, "kind": "probe",
+            "message": "; ".join(errors) or f"no probe named {name!r}"}
+
+
+def _describe(exc: BaseException, file: str | None) -> dict[str, Any]:
+    frames = traceback.extract_tb(exc.__traceback__)
+    if isinstance(exc, SyntaxError) and exc.filename:
+        where = [{"file": exc.filename, "line": exc.lineno or 0, "function": "<module>",
+                  "code": (exc.text or "").strip()}]
+    else:
+        where = [{"file": f.filename, "line": f.lineno or 0, "function": f.name,
+                  "code": (f.line or "").strip()} for f in frames]
+    return {
+        "type": type(exc).__name__,
+        "mro": [cls.__name__ for cls in type(exc).__mro__],
+        "message": _safe_str(exc)[:MAX_MESSAGE],
+        "frames": where[-12:],
+        "exit_code": exc.code if isinstance(exc, SystemExit) and isinstance(exc.code, int)
+        else None,
+    }
+
+
+def _safe_str(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:
+        return "<unprintable message>"
