@@ -60,6 +60,11 @@ class StudentModule:
         """Run the lesson's worker-side helper ``name`` (from ``probes.py``) on the module."""
         return self._process.probe(name, *args, **kwargs)
 
+    def timed_probe(self, timeout: float, name: str, *args: Any,
+                    **kwargs: Any) -> tuple[Any, float]:
+        """Like :meth:`probe` with its own timeout; returns (value, wall seconds)."""
+        return self._process.timed_probe(timeout, name, *args, **kwargs)
+
     @property
     def file_name(self) -> str:
         return self._process.display_name
@@ -99,6 +104,18 @@ class _Session:
         if error is not None:
             raise StudentImportError(error)
         return StudentModule(process)
+
+    def reference_worker(self, lesson: LessonPlan) -> StudentModule:
+        key = f"reference:{lesson.lesson}"
+        if key not in self.processes:
+            from loopgrader.sandbox import StudentProcess
+
+            if lesson.reference_file is None:
+                raise RuntimeError(f"lesson {lesson.lesson} has no reference solution")
+            self.processes[key] = StudentProcess(
+                self.ctx, Path(lesson.reference_file),
+                tuple(Path(p) for p in lesson.probe_files), timeout=self.plan.timeout)
+        return StudentModule(self.processes[key])
 
     def reference(self, lesson: LessonPlan) -> types.ModuleType:
         if lesson.reference_file is None:
@@ -162,9 +179,24 @@ def student(request: pytest.FixtureRequest) -> StudentModule:
 
 
 @pytest.fixture
+def student_file(request: pytest.FixtureRequest) -> Path:
+    """Path of the student's file, for rules on its source (read as text, never run here)."""
+    lesson = _lesson(request)
+    if lesson.student_file is None:
+        raise StudentFileMissing(f"no file to grade for lesson {lesson.lesson}")
+    return Path(lesson.student_file)
+
+
+@pytest.fixture
 def reference(request: pytest.FixtureRequest) -> types.ModuleType:
     """The lesson's reference solution (trusted process only)."""
     return _session(request).reference(_lesson(request))
+
+
+@pytest.fixture
+def reference_worker(request: pytest.FixtureRequest) -> StudentModule:
+    """The reference solution in a worker of its own, for timing against the student's."""
+    return _session(request).reference_worker(_lesson(request))
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -73,6 +74,18 @@ class StudentProcess:
         """Run the grader's worker-side helper ``name(student_module, *args, **kwargs)``."""
         return self._request("probe", name, args, kwargs)
 
+    def timed_probe(self, timeout: float, name: str, *args: Any,
+                    **kwargs: Any) -> tuple[Any, float]:
+        """Run probe ``name`` with its own timeout; returns (value, wall seconds seen here)."""
+        saved, self.timeout = self.timeout, timeout
+        try:
+            self._ensure_started()
+            started = time.perf_counter()
+            value = self._request("probe", name, args, kwargs)
+            return value, time.perf_counter() - started
+        finally:
+            self.timeout = saved
+
     def import_error(self) -> str | None:
         """The student-facing message if the file does not import, else None."""
         reply = self._roundtrip({"op": "status"}, "importing your file")
@@ -88,6 +101,11 @@ class StudentProcess:
         if reply.get("ok") is True:
             return _from_wire(reply.get("value"))
         raise self._failure(reply, name, what)
+
+    def _ensure_started(self) -> None:
+        if self._proc is None or not self._proc.is_alive():
+            self._start()
+            self._roundtrip({"op": "status"}, "importing your file")
 
     def _roundtrip(self, request: dict[str, Any], what: str) -> dict[str, Any]:
         if self._proc is None or not self._proc.is_alive():

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch.autograd.variable import Variable
 
-__all__ = ["NO_AUTOGRAD_MESSAGE", "no_autograd"]
+__all__ = ["NO_AUTOGRAD_MESSAGE", "forbid", "no_autograd"]
 
 NO_AUTOGRAD_MESSAGE = ("this exercise asks for the gradients by hand: backward() and "
                        "torch.autograd.grad are not available here")
@@ -41,3 +41,40 @@ def no_autograd() -> Iterator[None]:
             yield
     finally:
         Variable._execution_engine = engine
+
+
+class _Forbidden:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(f"{self.name} is not allowed in this exercise: write it yourself")
+
+
+@contextlib.contextmanager
+def forbid(*dotted: str) -> Iterator[None]:
+    """Inside: each named attribute (``torch.sigmoid``, ``torch.Tensor.relu``...) raises."""
+    saved: list[tuple[Any, str, Any]] = []
+    try:
+        for name in dotted:
+            owner_name, attr = name.rsplit(".", 1)
+            owner: Any = _resolve(owner_name)
+            saved.append((owner, attr, owner.__dict__.get(attr, getattr(owner, attr))))
+            setattr(owner, attr, _Forbidden(name))
+        yield
+    finally:
+        for owner, attr, value in reversed(saved):
+            setattr(owner, attr, value)
+
+
+def _resolve(dotted: str) -> Any:
+    import importlib
+
+    parts = dotted.split(".")
+    obj: Any = importlib.import_module(parts[0])
+    for i, part in enumerate(parts[1:], start=1):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            obj = importlib.import_module(".".join(parts[: i + 1]))
+    return obj

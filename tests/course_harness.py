@@ -1,0 +1,59 @@
+"""Helpers for the course-wide tests: submissions built from files, graded like a student's."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from loopgrader.catalog import Course, Lesson
+from loopgrader.results import LessonResult
+from loopgrader.runner import grade_lessons
+
+REPO = Path(__file__).resolve().parents[1]
+LESSONS_DIR = Path(__file__).resolve().parent / "lessons"
+HEADER = re.compile(r"^#\s*(mutant|caught-by|expect):\s*(.+?)\s*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """A known-bug variant of a lesson's file, with the test meant to catch it."""
+
+    lesson: str
+    path: Path
+    description: str
+    caught_by: str
+    expect: str
+
+
+def read_mutant(lesson: str, path: Path) -> Mutant:
+    fields = dict(HEADER.findall(path.read_text(encoding="utf-8")))
+    missing = {"mutant", "caught-by", "expect"} - set(fields)
+    if missing:
+        raise ValueError(f"{path}: header lines missing: {', '.join(sorted(missing))}")
+    return Mutant(lesson, path, fields["mutant"], fields["caught-by"], fields["expect"])
+
+
+def mutants(lesson: str) -> list[Mutant]:
+    folder = LESSONS_DIR / lesson / "mutants"
+    return [read_mutant(lesson, p) for p in sorted(folder.glob("*.py"))]
+
+
+def alternatives(lesson: str) -> list[Path]:
+    return sorted((LESSONS_DIR / lesson / "alternatives").glob("*.py"))
+
+
+def grade_file(course: Course, lesson: Lesson, source: Path, tmp: Path) -> LessonResult:
+    """Grade ``source`` as the student's file of ``lesson`` (in a fresh submission root)."""
+    assert lesson.file is not None
+    target = tmp / "submission" / lesson.id / lesson.file
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+    run = grade_lessons(course, [lesson], tmp / "submission", device="cpu", timeout=60)
+    return run.results[lesson.id]
+
+
+def failure_report(result: LessonResult) -> str:
+    return "\n".join(f"{'PASS' if t.passed else 'FAIL'} {t.node_id}: {t.category}: {t.message} "
+                     f"| {t.hint}" for t in result.tests)
