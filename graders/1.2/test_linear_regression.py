@@ -7,6 +7,7 @@ is switched off.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -184,6 +185,6 @@ def test_fit_records_loss_before_each_step(student: Any) -> None:
         raise GradingFailure(f"losses[0]: expected {start:.6g} (the loss at w = 0, b = 0, "
                              f"before any update), got {values[0]:.6g}",
                              hint="record the loss before updating the parameters")
-    if not all(b <= a + 1e-12 for a, b in zip(values, values[1:])):
+    if not all(b <= a + 1e-12 for a, b in itertools.pairwise(values)):
         raise GradingFailure("fit: the loss went up during gradient descent with a small "
                              "learning rate", hint="check the sign of the update")

@@ -17,7 +17,6 @@ import types
 import warnings
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
 
 import torch

@@ -83,7 +83,7 @@ class LoopRecorder:
         root_fns = tuple(t.grad_fn for t in roots
                          if isinstance(t, torch.Tensor) and t.grad_fn is not None)
         again = bool(root_fns) and len(root_fns) == len(self._last_roots) and all(
-            a is b for a, b in zip(root_fns, self._last_roots))
+            a is b for a, b in zip(root_fns, self._last_roots, strict=True))
         leaves = self._graph_leaves(roots)
         for leaf in leaves:
             self._leaves.setdefault(id(leaf), leaf)
