@@ -153,8 +153,8 @@ def _parse_lesson(root: Path, raw: Any, where: str, modules: set[int],
         return None
     for key in sorted(set(raw) - LESSON_KEYS):
         problem(f"{where}: {key}: unknown key; expected one of {', '.join(sorted(LESSON_KEYS))}")
-    lesson_id = str(raw.get("id", ""))
-    if not LESSON_ID.match(lesson_id):
+    lesson_id = raw.get("id", "")
+    if not isinstance(lesson_id, str) or not LESSON_ID.match(lesson_id):
         problem(f"{where}: id: expected a lesson id like '1.2' (quoted), got {raw.get('id')!r}")
         return None
     module = int(lesson_id.split(".")[0])
