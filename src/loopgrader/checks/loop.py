@@ -111,9 +111,14 @@ def analyse_loop(log: Mapping[str, Any], *, allow_accumulation: bool = True,
             updates += 1
     problems = tuple(LoopProblem(code, its[0], len(its)) for code, its in found.items())
     forwards = [e for e in events if e.get("kind") == "forward"]
+    more = {str(k): int(v) for k, v in dict(log.get("dropped") or {}).items()}
     return LoopSummary(
-        forwards=len(forwards), backwards=iteration, optimizer_steps=steps, updates=updates,
-        scheduler_steps=sum(1 for e in events if e.get("kind") == "scheduler"),
+        forwards=len(forwards) + more.get("forward", 0),
+        backwards=iteration + more.get("backward", 0),
+        optimizer_steps=steps + more.get("step", 0),
+        updates=updates + more.get("backward", 0) if not steps else updates,
+        scheduler_steps=sum(1 for e in events if e.get("kind") == "scheduler")
+        + more.get("scheduler", 0),
         problems=tuple(sorted(problems, key=lambda p: p.first_iteration)),
         forward_modes=tuple((bool(e.get("training")), bool(e.get("grad_enabled")))
                             for e in forwards),

@@ -43,19 +43,29 @@ class LoopRecorder:
     def __init__(self, max_events: int = 4000) -> None:
         self.events: list[dict[str, Any]] = []
         self.max_events = max_events
-        self.dropped = 0
+        self.dropped: dict[str, int] = {}
         self._leaves: dict[int, torch.Tensor] = {}
         self._seen: dict[int, tuple[int, float]] = {}
         self._last_grad_norms: dict[int, float] = {}
         self._last_roots: tuple[Any, ...] = ()
         self._depth = 0
 
+    @property
+    def full(self) -> bool:
+        return len(self.events) >= self.max_events
+
     def add(self, event: dict[str, Any]) -> None:
-        if len(self.events) < self.max_events:
+        if not self.full:
             event["seq"] = len(self.events)
             self.events.append(event)
         else:
-            self.dropped += 1
+            self.dropped[event["kind"]] = self.dropped.get(event["kind"], 0) + 1
+
+    def count_only(self, kind: str) -> bool:
+        """Past the limit, events are only counted (so counts stay exact and tracing cheap)."""
+        if self.full:
+            self.dropped[kind] = self.dropped.get(kind, 0) + 1
+        return self.full
 
     def log(self) -> dict[str, Any]:
         """The plain-data log handed back to the grader."""
@@ -65,7 +75,7 @@ class LoopRecorder:
 
     # --- forward -----------------------------------------------------------------------------
     def forward_pre(self, module: torch.nn.Module, args: Any) -> None:
-        if self._depth == 0:
+        if self._depth == 0 and not self.count_only("forward"):
             self.add({"kind": "forward", "module": type(module).__name__,
                       "training": bool(module.training),
                       "grad_enabled": torch.is_grad_enabled(),
@@ -79,6 +89,8 @@ class LoopRecorder:
     def before_backward(self, roots: Any, accumulate: bool) -> None:
         if not accumulate:
             self.add({"kind": "autograd_grad"})
+            return
+        if self.count_only("backward"):
             return
         root_fns = tuple(t.grad_fn for t in roots
                          if isinstance(t, torch.Tensor) and t.grad_fn is not None)
@@ -94,11 +106,15 @@ class LoopRecorder:
         self._last_roots = root_fns  # a reference, so its id cannot be reused meanwhile
 
     def after_backward(self) -> None:
+        if self.full:
+            return
         self._last_grad_norms = {key: _grad_norm(leaf) for key, leaf in self._leaves.items()}
         self._snapshot()
 
     # --- optimizer and scheduler -------------------------------------------------------------
     def optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        if self.count_only("step"):
+            return
         params = [p for group in optimizer.param_groups for p in group["params"]]
         for p in params:
             self._leaves.setdefault(id(p), p)
@@ -140,6 +156,8 @@ class LoopRecorder:
                    for key, seen in self._seen.items() if key in self._leaves)
 
     def _final_update_check(self) -> None:
+        if self.full:
+            return
         if self._seen and self._updated_since_last():
             self.add({"kind": "end", "updated_since_last": True})
             self._snapshot()
@@ -148,22 +166,23 @@ class LoopRecorder:
 
 
 def _grad_state(t: torch.Tensor) -> dict[str, Any]:
-    grad = t.grad
-    if grad is None:
+    norm = _grad_norm(t)
+    if t.grad is None:
         return {"state": "none", "norm": 0.0}
-    with torch.no_grad():
-        norm = float(grad.detach().double().norm())
     return {"state": "zero" if norm == 0.0 else "values", "norm": norm}
 
 
 def _grad_norm(t: torch.Tensor) -> float:
-    return 0.0 if t.grad is None else float(t.grad.detach().double().norm())
+    grad = t.grad
+    if grad is None:
+        return 0.0
+    with torch.no_grad():
+        return float(grad.detach().abs().sum())
 
 
 def _fingerprint(t: torch.Tensor) -> tuple[int, float]:
     with torch.no_grad():
-        return t._version, float(t.detach().double().sum()) + float(t.detach().double().abs()
-                                                                     .sum())
+        return t._version, float(t.detach().abs().sum())
 
 
 class _TracingEngine:
