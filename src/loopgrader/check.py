@@ -7,23 +7,56 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loopgrader.catalog import Course, Lesson, select_lessons
+from loopgrader.errors import LoopgraderError
 from loopgrader.progress import Attempt, TestOutcome, record_attempt
+from loopgrader.quiz import load_quiz
+from loopgrader.quiz_scoring import QuizResult, score_quiz
+from loopgrader.quiz_session import answers_path, load_answers
 from loopgrader.results import LessonResult
 from loopgrader.runner import grade_lessons
 
-__all__ = ["CheckReport", "LessonCheck", "attempt_from_result", "run_check"]
+__all__ = ["CheckReport", "LessonCheck", "QuizCheck", "attempt_from_result", "run_check"]
+
+
+@dataclass(frozen=True)
+class QuizCheck:
+    """A lesson's quiz as the submission's answers file scores it."""
+
+    result: QuizResult | None  # None: no answers file yet, or it could not be read
+    answers_file: Path
+    problem: str | None = None
+
+    @property
+    def score(self) -> float:
+        return self.result.score if self.result else 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.result is not None and self.result.score >= self.result.max_score
 
 
 @dataclass(frozen=True)
 class LessonCheck:
-    """One lesson of a check: its exercise result (None when it has no exercise)."""
+    """One lesson of a check: its exercise result and its quiz (None when it has none)."""
 
     lesson: Lesson
     exercise: LessonResult | None
+    quiz: QuizCheck | None = None
+    quiz_max: float = 0.0
 
     @property
     def passed(self) -> bool:
-        return self.exercise is None or self.exercise.passed
+        return (self.exercise is None or self.exercise.passed) and \
+            (self.quiz is None or self.quiz.passed)
+
+    @property
+    def score(self) -> float:
+        return (self.exercise.score if self.exercise else 0.0) + \
+            (self.quiz.score if self.quiz else 0.0)
+
+    @property
+    def max_score(self) -> float:
+        return (self.exercise.max_score if self.exercise else 0.0) + self.quiz_max
 
 
 @dataclass(frozen=True)
@@ -42,11 +75,11 @@ class CheckReport:
 
     @property
     def score(self) -> float:
-        return sum(c.exercise.score for c in self.checks if c.exercise)
+        return sum(check.score for check in self.checks)
 
     @property
     def max_score(self) -> float:
-        return sum(c.exercise.max_score for c in self.checks if c.exercise)
+        return sum(check.max_score for check in self.checks)
 
 
 def run_check(*, course: Course, selector: str, submission_root: Path, device: str = "auto",
@@ -62,13 +95,29 @@ def run_check(*, course: Course, selector: str, submission_root: Path, device: s
         run = grade_lessons(course, graded, submission_root, device=device, timeout=timeout)
         results = run.results
         device_used = next(iter(results.values())).device if results else device
-    checks = tuple(LessonCheck(lesson, results.get(lesson.id))
+    checks = tuple(_lesson_check(lesson, results.get(lesson.id), submission_root)
                    for lesson in lessons if lesson.ready)
     if record:
         for check in checks:
             if check.exercise is not None:
                 record_attempt(course.root, attempt_from_result(check.exercise))
     return CheckReport(selector, checks, not_built, device_used, time.perf_counter() - started)
+
+
+def _lesson_check(lesson: Lesson, exercise: LessonResult | None,
+                  submission_root: Path) -> LessonCheck:
+    if lesson.quiz is None:
+        return LessonCheck(lesson, exercise)
+    quiz = load_quiz(lesson.quiz)
+    path = answers_path(submission_root, lesson.id)
+    if not path.is_file():
+        return LessonCheck(lesson, exercise, QuizCheck(None, path), quiz.max_score)
+    try:
+        result = score_quiz(quiz, load_answers(path), source=path)
+    except LoopgraderError as error:  # a bad answers file is reported, never a crash
+        return LessonCheck(lesson, exercise, QuizCheck(None, path, error.message),
+                           quiz.max_score)
+    return LessonCheck(lesson, exercise, QuizCheck(result, path), quiz.max_score)
 
 
 def attempt_from_result(result: LessonResult) -> Attempt:

@@ -116,6 +116,41 @@ def validate(course_dir: Path | None, debug: bool) -> None:
     click.echo("course is valid")
 
 
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "html", "json"]),
+              default="text", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the report to this file instead of the terminal.")
+@course_option
+@debug_option
+def report(fmt: str, out: Path | None, course_dir: Path | None, debug: bool) -> None:
+    """Your progress across the course: scores, quizzes, attempts, timings, loss curves."""
+    from loopgrader._fs import atomic_write_text
+    from loopgrader.progress import load_progress
+    from loopgrader.report import build_report
+    from loopgrader.report_render import render_report
+
+    def action() -> str:
+        course = _course(course_dir)
+        return render_report(build_report(course, load_progress(course.root)), fmt)
+
+    text = _run(debug, action)
+    if out is None:
+        click.echo(text)
+    else:
+        _run(debug, lambda: atomic_write_text(out, text))
+        click.echo(f"report written to {out}")
+
+
+def _register_quiz() -> None:
+    from loopgrader.quiz_cli import quiz_command
+
+    cli.add_command(quiz_command)
+
+
+_register_quiz()
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="loopgrader")

@@ -26,16 +26,44 @@ def check_text(report: CheckReport) -> str:
     blocks = [_lesson_text(check) for check in report.checks]
     for lesson in report.not_built:
         blocks.append(f"Lesson {lesson.id} — {lesson.title}: not built yet (nothing to check)")
-    total = (f"Total: {_pts(report.score)}/{_pts(report.max_score)} points on "
-             f"{report.device} in {report.duration_s:.1f} s")
+    graded = any(check.exercise is not None for check in report.checks)
+    where = f" on {report.device}" if graded else ""
+    total = (f"Total: {_pts(report.score)}/{_pts(report.max_score)} points{where} in "
+             f"{report.duration_s:.1f} s")
     return "\n\n".join([*blocks, total])
 
 
 def _lesson_text(check: LessonCheck) -> str:
+    exercise = _exercise_text(check)
+    quiz = _quiz_text(check)
+    return "\n".join(part for part in (exercise, quiz) if part)
+
+
+def _quiz_text(check: LessonCheck) -> str:
+    quiz, lesson = check.quiz, check.lesson
+    if quiz is None:
+        return ""
+    if quiz.problem:
+        return f"  Quiz: 0/{_pts(check.quiz_max)} — {quiz.problem}"
+    if quiz.result is None:
+        return (f"  Quiz: not answered yet (0/{_pts(check.quiz_max)}) — take it with "
+                f"`loopgrader quiz {lesson.id}`")
+    result = quiz.result
+    wrong = [q.id for q in result.questions if q.correct is False]
+    missing = [q.id for q in result.questions if q.correct is None]
+    line = f"  Quiz: {_pts(result.score)}/{_pts(result.max_score)}"
+    if wrong:
+        line += f" · wrong: {', '.join(wrong)}"
+    if missing:
+        line += f" · unanswered: {', '.join(missing)}"
+    return line
+
+
+def _exercise_text(check: LessonCheck) -> str:
     lesson, result = check.lesson, check.exercise
     head = f"Lesson {lesson.id} — {lesson.title}"
     if result is None:
-        return f"{head}: quiz only (answer it with `loopgrader quiz {lesson.id}`)"
+        return f"{head}: quiz only"
     score = f"{_pts(result.score)}/{_pts(result.max_score)}"
     if result.missing_file or result.import_error:
         problem = result.import_error or result.missing_file or ""
@@ -68,23 +96,38 @@ def check_json(report: CheckReport) -> dict[str, Any]:
     tests: list[dict[str, Any]] = []
     several = len(report.checks) > 1
     for check in report.checks:
-        if check.exercise is None:
-            continue
-        for test in check.exercise.tests:
+        for test in check.exercise.tests if check.exercise else ():
             prefix = f"[{check.lesson.id}] " if several else ""
             output = "\n".join(x for x in (test.message, test.hint and f"hint: {test.hint}") if x)
             tests.append({"name": prefix + test.name, "score": test.score,
                           "max_score": test.max_score, "status": test.status,
                           "output": output, "visibility": test.visibility})
+    for check in report.checks:
+        tests += _quiz_json(check, f"[{check.lesson.id}] " if several else "")
     return {
         "score": report.score, "max_score": report.max_score,
         "execution_time": round(report.duration_s, 3), "tests": tests,
         "lesson": report.selector, "device": report.device, "loopgrader_version": __version__,
-        "lessons": {c.lesson.id: {"status": c.exercise.status, "score": c.exercise.score,
-                                  "max_score": c.exercise.max_score}
-                    for c in report.checks if c.exercise is not None},
+        "lessons": {c.lesson.id: {"status": c.exercise.status if c.exercise else "quiz only",
+                                  "score": c.score, "max_score": c.max_score,
+                                  "quiz_score": c.quiz.score if c.quiz else None}
+                    for c in report.checks},
         "not_built": [lesson.id for lesson in report.not_built],
     }
+
+
+def _quiz_json(check: LessonCheck, prefix: str) -> list[dict[str, Any]]:
+    quiz = check.quiz
+    if quiz is None:
+        return []
+    if quiz.result is None:
+        output = quiz.problem or f"not answered yet: run `loopgrader quiz {check.lesson.id}`"
+        return [{"name": f"{prefix}quiz", "score": 0.0, "max_score": check.quiz_max,
+                 "status": "failed", "output": output, "visibility": "visible"}]
+    return [{"name": f"{prefix}quiz {q.id}: {q.prompt.splitlines()[0][:80]}", "score": q.score,
+             "max_score": q.max_score, "status": "passed" if q.correct else "failed",
+             "output": q.explanation if q.correct is not None else "not answered",
+             "visibility": "visible"} for q in quiz.result.questions]
 
 
 def lessons_text(course: Course, progress: Progress) -> str:

@@ -1,0 +1,54 @@
+"""Render time of the progress report over 22 lessons with 1,000 recorded attempts.
+
+Usage: python benchmarks/bench_report.py   (goal: well under 1 s for every format)
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import statistics
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from loopgrader.catalog import load_course
+from loopgrader.progress import Attempt, TestOutcome, load_progress, record_attempt
+from loopgrader.report import build_report
+from loopgrader.report_render import FORMATS, render_report
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    rng = random.Random(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "course"
+        root.mkdir()
+        shutil.copy(REPO / "course.yaml", root)
+        course = load_course(root)
+        start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        for i in range(1000):
+            lesson = rng.choice(course.lessons)
+            score = float(rng.randint(0, 20))
+            curves = {"t": {"loss": {"student": [rng.random() for _ in range(50)],
+                                     "reference": [rng.random() for _ in range(50)]}}}
+            record_attempt(root, Attempt(
+                lesson=lesson.id, kind=rng.choice(["exercise", "quiz"]), score=score,
+                max_score=20.0, status="attempted",
+                started_at=(start + timedelta(minutes=i)).isoformat(),
+                tests=tuple(TestOutcome(f"t{k}", 1.0, 1.0, "passed") for k in range(12)),
+                timings={"train": rng.uniform(0.8, 2.0)}, curves=curves))
+        for fmt in FORMATS:
+            times = []
+            for _ in range(5):
+                started = time.perf_counter()
+                render_report(build_report(course, load_progress(root)), fmt)
+                times.append(time.perf_counter() - started)
+            print(f"{fmt:>8}: median {statistics.median(times) * 1000:.0f} ms "
+                  "(load 1,000 attempt files + build + render)")
+
+
+if __name__ == "__main__":
+    main()
