@@ -188,3 +188,15 @@ def test_fit_records_loss_before_each_step(student: Any) -> None:
     if not all(b <= a + 1e-12 for a, b in itertools.pairwise(values)):
         raise GradingFailure("fit: the loss went up during gradient descent with a small "
                              "learning rate", hint="check the sign of the update")
+
+
+@pytest.mark.points(1)
+@pytest.mark.visibility("hidden")
+def test_fit_keeps_float32(student: Any) -> None:
+    """fit keeps float32 inputs in float32 and still converges"""
+    X, y, _, _ = make_problem(10, n=25, d=2, dtype=torch.float32)
+    w, b, losses = _fit(student, X, y, lr=0.1, n_steps=300)
+    require_tensor(w, "w returned by fit on float32 inputs", dtype=torch.float32)
+    require_tensor(b, "b returned by fit on float32 inputs", dtype=torch.float32)
+    if not float(as_float(losses[-1], "last loss")) < float(as_float(losses[0], "first loss")):
+        raise GradingFailure("fit on float32 inputs: the loss did not fall")

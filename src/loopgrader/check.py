@@ -14,6 +14,7 @@ from loopgrader.quiz_scoring import QuizResult, score_quiz
 from loopgrader.quiz_session import answers_path, load_answers
 from loopgrader.results import LessonResult
 from loopgrader.runner import grade_lessons
+from loopgrader.started import is_started, stub_fingerprints
 
 __all__ = ["CheckReport", "LessonCheck", "QuizCheck", "attempt_from_result", "run_check"]
 
@@ -68,6 +69,7 @@ class CheckReport:
     not_built: tuple[Lesson, ...]
     device: str
     duration_s: float
+    not_started: tuple[Lesson, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -83,9 +85,20 @@ class CheckReport:
 
 
 def run_check(*, course: Course, selector: str, submission_root: Path, device: str = "auto",
-              timeout: float = 60.0, record: bool = True) -> CheckReport:
-    """Grade the lessons ``selector`` names; record an attempt per graded lesson."""
+              timeout: float = 60.0, record: bool = True,
+              only_started: bool = False) -> CheckReport:
+    """Grade the lessons ``selector`` names; record an attempt per graded lesson.
+
+    With ``only_started``, lessons whose file is still the untouched stub (and whose quiz has no
+    answers) are skipped and listed in ``not_started``.
+    """
     lessons = select_lessons(course, selector)
+    skipped: tuple[Lesson, ...] = ()
+    if only_started:
+        stubs = stub_fingerprints(course)
+        skipped = tuple(lesson for lesson in lessons
+                        if lesson.ready and not is_started(lesson, submission_root, stubs))
+        lessons = [lesson for lesson in lessons if lesson not in skipped]
     graded = [lesson for lesson in lessons if lesson.ready and lesson.file]
     not_built = tuple(lesson for lesson in lessons if not lesson.ready)
     started = time.perf_counter()
@@ -101,7 +114,8 @@ def run_check(*, course: Course, selector: str, submission_root: Path, device: s
         for check in checks:
             if check.exercise is not None:
                 record_attempt(course.root, attempt_from_result(check.exercise))
-    return CheckReport(selector, checks, not_built, device_used, time.perf_counter() - started)
+    return CheckReport(selector, checks, not_built, device_used, time.perf_counter() - started,
+                       skipped)
 
 
 def _lesson_check(lesson: Lesson, exercise: LessonResult | None,

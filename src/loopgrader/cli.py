@@ -7,6 +7,7 @@ the error's exit code; anything else is our bug: one line, exit code 4, tracebac
 from __future__ import annotations
 
 import json
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -64,28 +65,59 @@ def cli() -> None:
 @click.argument("lesson")
 @click.option("--submission", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Submission root laid out like exercises/ (default: the course's exercises/).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "junit"]), default="text",
+              help="text for people, json (Gradescope's schema) or junit (XML) for CI.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the result to this file instead of the terminal.")
+@click.option("--only-started", is_flag=True,
+              help="Skip lessons whose file is still the untouched stub.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=60.0, show_default=True,
               help="Seconds one call into your code may take.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto",
               show_default=True)
 @course_option
 @debug_option
-def check(lesson: str, submission: Path | None, fmt: str, timeout: float, device: str,
-          course_dir: Path | None, debug: bool) -> None:
+def check(lesson: str, submission: Path | None, fmt: str, out: Path | None, only_started: bool,
+          timeout: float, device: str, course_dir: Path | None, debug: bool) -> None:
     """Grade LESSON (e.g. 1.2), a module (e.g. 1) or all."""
+    from loopgrader._fs import atomic_write_text
     from loopgrader.check import run_check
+    from loopgrader.junit import check_junit
     from loopgrader.render import check_json, check_text
 
     def action() -> Any:
         course = _course(course_dir)
         root = submission if submission is not None else course.root / "exercises"
-        return run_check(course=course, selector=lesson, submission_root=root, device=device,
-                         timeout=timeout)
+        return root, run_check(course=course, selector=lesson, submission_root=root,
+                               device=device, timeout=timeout, only_started=only_started)
 
-    report = _run(debug, action)
-    click.echo(json.dumps(check_json(report), indent=1) if fmt == "json" else check_text(report))
+    root, report = _run(debug, action)
+    renderers: dict[str, Callable[[Any], str]] = {
+        "text": check_text, "junit": check_junit,
+        "json": lambda r: json.dumps(check_json(r), indent=1)}
+    text = renderers[fmt](report)
+    if out is not None:
+        _run(debug, lambda: atomic_write_text(out, text))
+        click.echo(check_text(report) if fmt != "text" else f"results written to {out}")
+    else:
+        click.echo(text)
+    _github_actions(report, root, to_stderr=out is None and fmt != "text")
     sys.exit(EXIT_OK if report.passed else EXIT_FAILED)
+
+
+def _github_actions(report: Any, submission_root: Path, *, to_stderr: bool) -> None:
+    """Under GitHub Actions: error annotations into the student's file and a job summary."""
+    if os.environ.get("GITHUB_ACTIONS") != "true":
+        return
+    from loopgrader.github import error_annotations, step_summary
+
+    workspace = Path(os.environ.get("GITHUB_WORKSPACE", Path.cwd()))
+    for line in error_annotations(report, submission_root, workspace):
+        click.echo(line, err=to_stderr)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as handle:
+            handle.write(step_summary(report))
 
 
 @cli.command(name="list")
@@ -140,6 +172,40 @@ def report(fmt: str, out: Path | None, course_dir: Path | None, debug: bool) -> 
     else:
         _run(debug, lambda: atomic_write_text(out, text))
         click.echo(f"report written to {out}")
+
+
+@cli.group()
+def build() -> None:
+    """Build what the course hands out: the students' repository, a Gradescope bundle."""
+
+
+@build.command(name="student")
+@click.argument("out", type=click.Path(file_okay=True, path_type=Path))
+@course_option
+@debug_option
+def build_student_command(out: Path, course_dir: Path | None, debug: bool) -> None:
+    """Write the students' starter repository into OUT (a new or empty folder)."""
+    from loopgrader.build_student import build_student
+    from loopgrader.catalog import find_course_root
+
+    result = _run(debug, lambda: build_student(find_course_root(Path.cwd(), course_dir), out))
+    hidden = sum(len(v) for v in result.stripped.values())
+    click.echo(f"students' repository written to {result.out} ({hidden} hidden or "
+               f"reference-dependent tests stripped; public points: "
+               f"{', '.join(f'{k} {v:g}' for k, v in sorted(result.points.items()))})")
+
+
+@build.command(name="gradescope")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@course_option
+@debug_option
+def build_gradescope_command(out: Path, course_dir: Path | None, debug: bool) -> None:
+    """Write a Gradescope autograder bundle (zip) with every grader, hidden ones included."""
+    from loopgrader.build_gradescope import build_gradescope
+    from loopgrader.catalog import find_course_root
+
+    path = _run(debug, lambda: build_gradescope(find_course_root(Path.cwd(), course_dir), out))
+    click.echo(f"Gradescope autograder written to {path}")
 
 
 def _register_quiz() -> None:

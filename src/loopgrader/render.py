@@ -24,8 +24,18 @@ def _pts(value: float) -> str:
 def check_text(report: CheckReport) -> str:
     """The terminal view of a check: a line per test, messages under failures, totals."""
     blocks = [_lesson_text(check) for check in report.checks]
-    for lesson in report.not_built:
+    if report.not_started and not report.checks:
+        blocks.append("No lesson started yet: nothing to check. Work in a lesson's file under "
+                      "exercises/ (or answer its quiz), then check again.")
+    elif report.not_started:
+        blocks.append("Not started yet (skipped): "
+                      + ", ".join(lesson.id for lesson in report.not_started))
+    if len(report.not_built) == 1:
+        lesson = report.not_built[0]
         blocks.append(f"Lesson {lesson.id} — {lesson.title}: not built yet (nothing to check)")
+    elif report.not_built:
+        blocks.append("Not built yet (nothing to check): "
+                      + ", ".join(lesson.id for lesson in report.not_built))
     graded = any(check.exercise is not None for check in report.checks)
     where = f" on {report.device}" if graded else ""
     total = (f"Total: {_pts(report.score)}/{_pts(report.max_score)} points{where} in "

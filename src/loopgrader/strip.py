@@ -1,0 +1,81 @@
+"""Strip hidden tests from a grader file for the students' copy, by line ranges on the AST.
+
+A test is removed when it is marked ``visibility("hidden")`` (on the function, its class or the
+module's ``pytestmark``), or when it needs the reference solution (the ``reference`` or
+``reference_worker`` fixtures): references never ship, so such tests run only in instructor
+grading. Everything else keeps its exact text.
+"""
+
+from __future__ import annotations
+
+import ast
+
+__all__ = ["REFERENCE_FIXTURES", "strip_hidden"]
+
+REFERENCE_FIXTURES = frozenset({"reference", "reference_worker"})
+
+
+def _is_hidden_mark(node: ast.expr) -> bool:
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+            and node.func.attr == "visibility" and node.args:
+        arg = node.args[0]
+        return isinstance(arg, ast.Constant) and arg.value != "visible"
+    return False
+
+
+def _marks(value: ast.expr) -> list[ast.expr]:
+    return list(value.elts) if isinstance(value, (ast.List, ast.Tuple)) else [value]
+
+
+def _module_hidden(tree: ast.Module) -> bool:
+    return any(
+        isinstance(node, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == "pytestmark" for t in node.targets)
+        and any(_is_hidden_mark(mark) for mark in _marks(node.value))
+        for node in tree.body)
+
+
+def _needs_reference(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    names = {a.arg for a in [*node.args.args, *node.args.kwonlyargs]}
+    return bool(names & REFERENCE_FIXTURES)
+
+
+def _drop(node: ast.stmt) -> bool:
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        if not node.name.startswith("test"):
+            return False
+        return any(_is_hidden_mark(d) for d in node.decorator_list) or _needs_reference(node)
+    if isinstance(node, ast.ClassDef):
+        return any(_is_hidden_mark(d) for d in node.decorator_list)
+    return False
+
+
+def _span(node: ast.stmt) -> tuple[int, int]:
+    first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+    return first, node.end_lineno or node.lineno
+
+
+def strip_hidden(source: str) -> tuple[str | None, list[str]]:
+    """The public part of a grader file (None when nothing public remains) and what was cut."""
+    tree = ast.parse(source)
+    if _module_hidden(tree):
+        return None, ["the whole file (pytestmark hidden)"]
+    spans: list[tuple[int, int]] = []
+    removed: list[str] = []
+    for node in tree.body:
+        if _drop(node):
+            spans.append(_span(node))
+            removed.append(getattr(node, "name", "?"))
+        elif isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if _drop(item):
+                    spans.append(_span(item))
+                    removed.append(f"{node.name}.{getattr(item, 'name', '?')}")
+    lines = source.splitlines(keepends=True)
+    for first, last in sorted(spans, reverse=True):
+        del lines[first - 1:last]
+    text = "".join(lines)
+    public = [n for n in ast.parse(text).body
+              if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+              and n.name.lower().startswith("test")]
+    return (text if public else None), removed
