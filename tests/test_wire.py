@@ -53,3 +53,13 @@ def test_arbitrary_pickles_are_refused() -> None:
 def test_unknown_objects_become_descriptions() -> None:
     plain = _wire.to_plain(object())
     assert plain[_wire.MARK] == "object" and plain["type"] == "object"
+
+
+def test_numpy_values_become_plain_data() -> None:
+    import numpy as np
+
+    back = _wire.decode(_wire.encode(_wire.to_plain(
+        {"f": np.float64(0.5), "i": np.int64(3), "b": np.bool_(True), "a": np.ones(2)})))
+    assert back["f"] == 0.5 and type(back["f"]) is float
+    assert back["i"] == 3 and back["b"] is True
+    assert torch.equal(back["a"], torch.ones(2, dtype=torch.float64))

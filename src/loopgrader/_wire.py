@@ -38,8 +38,12 @@ def to_plain(obj: Any, depth: int = 0) -> Any:
     """
     if depth > MAX_DEPTH:
         return {MARK: "object", "type": "nested too deeply", "repr": "..."}
-    if obj is None or isinstance(obj, (bool, int, float, str, complex)):
+    if obj is None or type(obj) in (bool, int, float, str, complex):
         return obj
+    if isinstance(obj, (bool, int, float, str, complex)):  # numpy scalars and other subclasses
+        return _builtin(obj)
+    if type(obj).__module__ == "numpy" and hasattr(obj, "item"):
+        return _numpy(obj)
     if isinstance(obj, torch.Tensor):
         return _plain_tensor(obj)
     if isinstance(obj, (list, tuple)):
@@ -54,6 +58,22 @@ def to_plain(obj: Any, depth: int = 0) -> Any:
     if isinstance(obj, (torch.dtype, torch.device)):
         return {MARK: type(obj).__name__, "value": str(obj)}
     return {MARK: "object", "type": type(obj).__qualname__, "repr": _safe_repr(obj)}
+
+
+def _builtin(obj: bool | int | float | str | complex) -> Any:
+    for kind in (bool, int, float, complex, str):
+        if isinstance(obj, kind):
+            return kind(obj)
+    return str(obj)
+
+
+def _numpy(obj: Any) -> Any:
+    try:
+        if getattr(obj, "ndim", 0) == 0:
+            return to_plain(obj.item())
+        return torch.from_numpy(obj.copy())
+    except Exception:  # an array torch cannot hold (strings, objects)
+        return {MARK: "object", "type": type(obj).__qualname__, "repr": _safe_repr(obj)}
 
 
 def _plain_tensor(t: torch.Tensor) -> torch.Tensor:

@@ -258,9 +258,10 @@ def describe_call(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> s
 
 def _describe_arg(value: Any) -> str:
     if isinstance(value, torch.Tensor):
-        name = str(value.dtype).replace("torch.", "")
-        dtype = "" if value.dtype == torch.float32 else f", {name}"
-        return f"Tensor[{', '.join(str(s) for s in value.shape)}{dtype}]"
+        parts = [str(s) for s in value.shape]
+        if value.dtype != torch.float32:
+            parts.append(str(value.dtype).replace("torch.", ""))
+        return f"Tensor[{', '.join(parts)}]"
     if isinstance(value, (list, tuple)) and len(value) > 4:
         return f"{type(value).__name__} of {len(value)}"
     text = repr(value)

@@ -19,6 +19,10 @@ from loopgrader.failures import GradingFailure
 __all__ = ["GradientReport", "assert_gradient_close", "central_difference", "diagnose_gradient"]
 
 
+def _name(dtype: torch.dtype) -> str:
+    return str(dtype).replace("torch.", "")
+
+
 def central_difference(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
                        eps: float = 1e-6) -> torch.Tensor:
     """d f(x) / dx for scalar ``f`` by central differences, computed in float64."""
@@ -100,14 +104,15 @@ def assert_gradient_close(got: object, expected: torch.Tensor, what: str, *,
         hint = None
         if tensor.dim() == 2 and tuple(tensor.shape) == tuple(expected.shape)[::-1]:
             hint = "the gradient is transposed: check the order of the matrix product (x.T @ d)"
-        elif tensor.numel() == expected.numel():
-            hint = "same number of entries, other shape: reshape to the parameter's shape"
         elif expected.dim() < tensor.dim():
             hint = "did you forget to sum over the batch dimension?"
+        elif tensor.numel() == expected.numel():
+            hint = "same number of entries, other shape: reshape to the parameter's shape"
         raise GradingFailure(f"{what}: expected shape {fmt_shape(expected)} (the parameter's "
                              f"shape), got {fmt_shape(tensor)}", hint=hint)
     if check_dtype and tensor.dtype != expected.dtype:
-        raise GradingFailure(f"{what}: expected dtype {expected.dtype}, got {tensor.dtype}",
+        raise GradingFailure(f"{what}: expected dtype {_name(expected.dtype)}, got "
+                             f"{_name(tensor.dtype)}",
                              hint="keep the dtype of the inputs")
     report = diagnose_gradient(tensor, expected, rtol=rtol, atol=atol, batch_size=batch_size,
                                known_bugs=known_bugs)
