@@ -23,6 +23,9 @@ import torch
 
 from loopgrader import _wire
 
+with contextlib.suppress(Exception):  # optimizers import it lazily (1-2 s): pay it once, here
+    import torch._dynamo  # noqa: F401
+
 __all__ = ["WorkerSpec", "worker_main"]
 
 MAX_MESSAGE = 2000
@@ -110,6 +113,7 @@ def _answer(request: dict[str, Any], student: _Loaded, probes: list[_Loaded]) ->
         return target
     args = request.get("args", ())
     kwargs = request.get("kwargs", {})
+    _reset_global_state()
     if request.get("op") == "probe":
         args = (student.module, *args)
     try:
@@ -117,6 +121,12 @@ def _answer(request: dict[str, Any], student: _Loaded, probes: list[_Loaded]) ->
         return {"ok": True, "value": _wire.to_plain(value)}
     except BaseException as exc:  # SystemExit and KeyboardInterrupt from student code too
         return {"ok": False, "kind": "exception", **_describe(exc, None)}
+
+
+def _reset_global_state() -> None:
+    """Each call starts as a fresh process would: grad on, float32 default, no stray modes."""
+    torch.set_grad_enabled(True)
+    torch.set_default_dtype(torch.float32)
 
 
 def _target(request: dict[str, Any], module: types.ModuleType,

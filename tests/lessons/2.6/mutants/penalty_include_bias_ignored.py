@@ -1,0 +1,47 @@
+# mutant: include_bias=True has no effect
+# caught-by: test_l2_penalty_include_bias
+# expect: include_bias=true was ignored
+"""A known-bug variant of lesson 2.6."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+def l2_penalty(model: nn.Module, include_bias: bool = False) -> Tensor:
+    squares = [(p ** 2).sum() for p in model.parameters() if p.ndim >= 2]
+    if not squares:
+        return torch.zeros(())
+    return torch.stack(squares).sum()
+
+
+def train_l2(model: nn.Module, X: Tensor, y: Tensor, lam: float, lr: float,
+             n_epochs: int) -> list[float]:
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    loss_fn = nn.MSELoss()
+    data_losses: list[float] = []
+    for _ in range(n_epochs):
+        optimizer.zero_grad()
+        data_loss = loss_fn(model(X), y)
+        loss = data_loss + lam * l2_penalty(model)
+        loss.backward()
+        optimizer.step()
+        data_losses.append(data_loss.item())
+    return data_losses
+
+
+class Dropout(nn.Module):
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"dropout probability must be in [0, 1], got {p}")
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        if self.p == 1.0:
+            return torch.zeros_like(x)
+        keep = torch.rand_like(x) >= self.p
+        return x * keep / (1.0 - self.p)
