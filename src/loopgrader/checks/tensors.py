@@ -91,8 +91,11 @@ def value_mismatch(got: torch.Tensor, expected: torch.Tensor, bad: torch.Tensor,
     worst_g = got.reshape(-1)[flat].item() if got.dim() else got.item()
     worst_e = expected.reshape(-1)[flat].item() if expected.dim() else expected.item()
     where = f" at index {index}" if index else ""
-    return (f"{what}: {int(bad.sum())} of {got.numel()} entries differ; worst{where}: "
+    text = (f"{what}: {int(bad.sum())} of {got.numel()} entries differ; worst{where}: "
             f"expected {worst_e:.6g}, got {worst_g:.6g}")
+    if f"{worst_e:.6g}" == f"{worst_g:.6g}":  # a near miss: show how near
+        text += f" (they differ by {abs(worst_g - worst_e):.3g})"
+    return text
 
 
 def as_float(got: Any, what: str) -> float:

@@ -1,0 +1,35 @@
+# mutant: Xavier returns a new tensor instead of filling in place
+# caught-by: test_xavier_in_place_and_returned
+# expect: in place
+"""A known-bug variant of lesson 3.3: Xavier returns a new tensor instead of filling in place."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+ACTIVATIONS = (nn.ReLU, nn.Tanh, nn.Sigmoid)
+
+
+def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+    fan_out, fan_in = tensor.shape
+    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    return torch.empty_like(tensor).uniform_(-bound, bound)
+
+
+def kaiming_normal_(tensor: Tensor) -> Tensor:
+    fan_in = tensor.shape[1]
+    with torch.no_grad():
+        return tensor.normal_(0.0, math.sqrt(2.0 / fan_in))
+
+
+def activation_stds(model: nn.Sequential, x: Tensor) -> list[float]:
+    stds: list[float] = []
+    with torch.no_grad():
+        for layer in model:
+            x = layer(x)
+            if isinstance(layer, ACTIVATIONS):
+                stds.append(x.std().item())
+    return stds

@@ -1,0 +1,45 @@
+# mutant: clip_grad_norm delegates to torch's clip_grad_norm_
+# caught-by: test_clip_grad_norm_written_by_hand
+# expect: torch's clipping
+"""A known-bug variant of lesson 3.4: clip_grad_norm delegates to torch's clip_grad_norm_."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from torch import Tensor, nn
+
+
+def grad_norms(model: nn.Module) -> dict[str, float]:
+    return {name: p.grad.detach().norm(2).item() for name, p in model.named_parameters()
+            if p.grad is not None}
+
+
+class LayerNorm(nn.Module):
+    def __init__(self, normalized_shape: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.normalized_shape = normalized_shape
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(normalized_shape))
+        self.bias = nn.Parameter(torch.zeros(normalized_shape))
+
+    def forward(self, x: Tensor) -> Tensor:
+        mean = x.mean(dim=-1, keepdim=True)
+        var = x.var(dim=-1, unbiased=False, keepdim=True)
+        return (x - mean) / torch.sqrt(var + self.eps) * self.weight + self.bias
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.norm = LayerNorm(dim)
+        self.fc1 = nn.Linear(dim, dim)
+        self.fc2 = nn.Linear(dim, dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.fc2(torch.relu(self.fc1(self.norm(x))))
+
+
+def clip_grad_norm(parameters: Iterable[Tensor], max_norm: float) -> float:
+    return float(torch.nn.utils.clip_grad_norm_(parameters, max_norm))
