@@ -9,6 +9,7 @@ into a message for students and hands results to pytest-json-report as metadata.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import types
@@ -79,6 +80,8 @@ class _Session:
         from loopgrader.devices import resolve_device
 
         torch.set_num_threads(1)
+        with contextlib.suppress(Exception):  # optimizers import it lazily: pay it up front
+            import torch._dynamo
         self.device = resolve_device(plan.device)
         self.processes: dict[str, StudentProcess] = {}
         self.import_errors: dict[str, str | None] = {}

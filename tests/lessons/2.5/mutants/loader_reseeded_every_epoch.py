@@ -1,0 +1,67 @@
+# mutant: a sampler that re-seeds its generator every epoch: all epochs identical
+# caught-by: test_make_loader_reshuffles_every_epoch
+# expect: every epoch repeats the same order
+"""A known-bug variant of lesson 2.5."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset
+
+
+class TensorPairDataset(Dataset[tuple[Tensor, Tensor]]):
+    def __init__(self, X: Tensor, y: Tensor) -> None:
+        if len(X) != len(y):
+            raise ValueError(f"X has {len(X)} samples but y has {len(y)}")
+        self.X = X
+        self.y = y
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+        return self.X[index], self.y[index]
+
+
+def make_loader(dataset: Dataset[tuple[Tensor, Tensor]], batch_size: int, shuffle: bool,
+                seed: int = 0, drop_last: bool = False) -> DataLoader[tuple[Tensor, Tensor]]:
+    class ReseededSampler(torch.utils.data.Sampler[int]):
+        def __len__(self) -> int:
+            return len(dataset)  # type: ignore[arg-type]
+
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            generator = torch.Generator().manual_seed(seed)
+            return iter(torch.randperm(len(self), generator=generator).tolist())
+
+    sampler = ReseededSampler() if shuffle else None
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=drop_last)
+
+
+def train_epoch(model: nn.Module, loader: DataLoader[tuple[Tensor, Tensor]],
+                optimizer: torch.optim.Optimizer, loss_fn: nn.Module,
+                device: torch.device) -> float:
+    model.train()
+    total, count = 0.0, 0
+    for xb, yb in loader:
+        xb, yb = xb.to(device), yb.to(device)
+        optimizer.zero_grad()
+        loss = loss_fn(model(xb), yb)
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(xb)
+        count += len(xb)
+    return total / count
+
+
+def evaluate(model: nn.Module, loader: DataLoader[tuple[Tensor, Tensor]], loss_fn: nn.Module,
+             device: torch.device) -> float:
+    model.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for xb, yb in loader:
+            xb, yb = xb.to(device), yb.to(device)
+            loss = loss_fn(model(xb), yb)
+            total += loss.item() * len(xb)
+            count += len(xb)
+    return total / count
