@@ -60,10 +60,15 @@ def to_plain(obj: Any, depth: int = 0) -> Any:
     return {MARK: "object", "type": type(obj).__qualname__, "repr": _safe_repr(obj)}
 
 
-def _builtin(obj: bool | int | float | str | complex) -> Any:
-    for kind in (bool, int, float, complex, str):
-        if isinstance(obj, kind):
-            return kind(obj)
+def _builtin(obj: Any) -> Any:
+    if isinstance(obj, bool):
+        return bool(obj)
+    if isinstance(obj, int):
+        return int(obj)
+    if isinstance(obj, float):
+        return float(obj)
+    if isinstance(obj, complex):
+        return complex(obj)
     return str(obj)
 
 
