@@ -24,7 +24,7 @@ import torch
 from loopgrader import _wire
 
 with contextlib.suppress(Exception):  # optimizers import it lazily (1-2 s): pay it once, here
-    import torch._dynamo  # noqa: F401
+    import torch._dynamo
 
 __all__ = ["WorkerSpec", "worker_main"]
 
