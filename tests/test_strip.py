@@ -54,3 +54,13 @@ def test_a_file_marked_hidden_as_a_whole_is_dropped() -> None:
 def test_a_file_with_no_public_test_left_is_dropped() -> None:
     public, _ = strip_hidden("def test_only(reference):\n    pass\n")
     assert public is None
+
+
+def test_private_helpers_only_removed_tests_used_are_dropped_too() -> None:
+    source = ("def _replica(reference):\n    return reference.train()\n\n\n"
+              "def _shared():\n    return 1\n\n\n"
+              "def test_public(student):\n    assert _shared()\n\n\n"
+              "def test_ref(student, reference):\n    assert _replica(reference)\n")
+    public, removed = strip_hidden(source)
+    assert public is not None and "_replica" not in public and "_shared" in public
+    assert removed == ["test_ref", "_replica"]

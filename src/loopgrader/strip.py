@@ -55,6 +55,28 @@ def _span(node: ast.stmt) -> tuple[int, int]:
     return first, node.end_lineno or node.lineno
 
 
+def _cut(source: str, spans: list[tuple[int, int]]) -> str:
+    lines = source.splitlines(keepends=True)
+    for first, last in sorted(spans, reverse=True):
+        del lines[first - 1:last]
+    return "".join(lines)
+
+
+def _drop_orphan_helpers(text: str) -> tuple[str, list[str]]:
+    """Private helpers that only removed tests used (they may hold reference-like code)."""
+    removed: list[str] = []
+    while True:
+        tree = ast.parse(text)
+        used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        used |= {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+        orphans = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))
+                   and n.name.startswith("_") and n.name not in used]
+        if not orphans:
+            return text, removed
+        removed += [n.name for n in orphans]
+        text = _cut(text, [_span(n) for n in orphans])
+
+
 def strip_hidden(source: str) -> tuple[str | None, list[str]]:
     """The public part of a grader file (None when nothing public remains) and what was cut."""
     tree = ast.parse(source)
@@ -71,10 +93,9 @@ def strip_hidden(source: str) -> tuple[str | None, list[str]]:
                 if _drop(item):
                     spans.append(_span(item))
                     removed.append(f"{node.name}.{getattr(item, 'name', '?')}")
-    lines = source.splitlines(keepends=True)
-    for first, last in sorted(spans, reverse=True):
-        del lines[first - 1:last]
-    text = "".join(lines)
+    text = _cut(source, spans)
+    text, orphans = _drop_orphan_helpers(text)
+    removed += orphans
     public = [n for n in ast.parse(text).body
               if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
               and n.name.lower().startswith("test")]

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch.autograd.variable import Variable
 
-__all__ = ["NO_AUTOGRAD_MESSAGE", "forbid", "no_autograd"]
+__all__ = ["NO_AUTOGRAD_MESSAGE", "allow_autograd", "forbid", "no_autograd"]
 
 NO_AUTOGRAD_MESSAGE = ("this exercise asks for the gradients by hand: backward() and "
                        "torch.autograd.grad are not available here")
@@ -78,3 +78,16 @@ def _resolve(dotted: str) -> Any:
         except AttributeError:
             obj = importlib.import_module(".".join(parts[: i + 1]))
     return obj
+
+
+@contextlib.contextmanager
+def allow_autograd() -> Iterator[None]:
+    """For grader-owned helpers called from inside ``no_autograd()``: autograd works here."""
+    engine = Variable._execution_engine
+    inner = engine._engine if isinstance(engine, _RefusingEngine) else engine
+    Variable._execution_engine = inner
+    try:
+        with torch.enable_grad():
+            yield
+    finally:
+        Variable._execution_engine = engine
