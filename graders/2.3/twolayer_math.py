@@ -14,6 +14,10 @@ from torch import Tensor
 
 from loopgrader.checks import GradingFailure
 
+# Holds reference-level math (the bug variants of the true gradients): never shipped to
+# students; tests importing it run only in instructor grading (see docs/distribution.md).
+LOOPGRADER_INSTRUCTOR_ONLY = True
+
 NAMES = ("W1", "b1", "W2", "b2")
 Params = dict[str, Tensor]
 

@@ -8,6 +8,7 @@ never ship.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
@@ -66,6 +67,25 @@ def _validated(course_root: Path) -> Course:
     return course
 
 
+INSTRUCTOR_ONLY = "LOOPGRADER_INSTRUCTOR_ONLY = True"
+
+
+def _private_modules(folder: Path) -> set[str]:
+    """Grader helpers marked instructor-only (they hold reference-level code)."""
+    return {p.stem for p in folder.glob("*.py")
+            if INSTRUCTOR_ONLY in p.read_text(encoding="utf-8")}
+
+
+def _imports_any(source: str, names: set[str]) -> bool:
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module in names:
+            return True
+        if isinstance(node, ast.Import) and any(a.name in names for a in node.names):
+            return True
+    return False
+
+
 def _copy_graders(course: Course, out: Path) -> dict[str, list[str]]:
     stripped: dict[str, list[str]] = {}
     for lesson in course.lessons:
@@ -73,8 +93,13 @@ def _copy_graders(course: Course, out: Path) -> dict[str, list[str]]:
             continue
         target = out / "graders" / lesson.id
         target.mkdir(parents=True)
+        private = _private_modules(lesson.graders_dir)
         for path in sorted(lesson.graders_dir.glob("*.py")):
-            if path.name.startswith("test_"):
+            if path.stem in private:
+                continue
+            if path.name.startswith("test_") and _imports_any(path.read_text("utf-8"), private):
+                stripped[f"{lesson.id}/{path.name}"] = ["the whole file (instructor-only helpers)"]
+            elif path.name.startswith("test_"):
                 public, removed = strip_hidden(path.read_text(encoding="utf-8"))
                 stripped[f"{lesson.id}/{path.name}"] = removed
                 if public is not None:
@@ -108,8 +133,8 @@ def _write_manifest(course: Course, out: Path) -> dict[str, float]:
              and lesson.graders_dir.is_dir() and any(lesson.graders_dir.glob("test_*.py"))]
     points = collect_points(public, ready) if ready else {}
     for entry in data["lessons"]:
-        if entry.get("id") in points:
-            entry["points"] = points[entry["id"]]
+        if entry.get("file") and entry.get("status", "ready") == "ready":
+            entry["points"] = points.get(entry["id"], 0)  # 0: no public test left
     (out / MANIFEST).write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True),
                                 encoding="utf-8")
     return points
