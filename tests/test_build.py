@@ -49,7 +49,8 @@ def test_no_reference_source_and_no_hidden_test_ships(student_repo: Path) -> Non
         stub = lesson.stub.read_text(encoding="utf-8") if lesson.stub else ""
         # Lines the stub already shows (the contract) are not secret; any two other distinctive
         # lines of the reference in one shipped file are a leak.
-        secret = [line for line in _distinctive_lines(lesson.reference) if line not in stub]
+        secret = sorted({line for line in _distinctive_lines(lesson.reference)
+                         if line not in stub})
         for path, text in shipped.items():
             if path.suffix != ".py" or "exercises" in path.parts:
                 continue
