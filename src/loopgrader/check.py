@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loopgrader.catalog import Course, Lesson, select_lessons
+from loopgrader.checks.source import static_hints
 from loopgrader.errors import LoopgraderError
 from loopgrader.progress import Attempt, TestOutcome, record_attempt
 from loopgrader.quiz import load_quiz
@@ -44,6 +45,7 @@ class LessonCheck:
     exercise: LessonResult | None
     quiz: QuizCheck | None = None
     quiz_max: float = 0.0
+    advice: tuple[str, ...] = ()  # static hints from the source: advice, never points
 
     @property
     def passed(self) -> bool:
@@ -118,8 +120,27 @@ def run_check(*, course: Course, selector: str, submission_root: Path, device: s
                        skipped)
 
 
+def _advice(lesson: Lesson, submission_root: Path) -> tuple[str, ...]:
+    path = lesson.submitted_file(submission_root)
+    if path is None or not path.is_file():
+        return ()
+    try:
+        return tuple(static_hints(path.read_text(encoding="utf-8")))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return ()
+
+
 def _lesson_check(lesson: Lesson, exercise: LessonResult | None,
                   submission_root: Path) -> LessonCheck:
+    check = _quiz_check(lesson, exercise, submission_root)
+    if exercise is None or exercise.status in ("not started", "missing", "does not import"):
+        return check
+    return LessonCheck(check.lesson, check.exercise, check.quiz, check.quiz_max,
+                       _advice(lesson, submission_root))
+
+
+def _quiz_check(lesson: Lesson, exercise: LessonResult | None,
+                submission_root: Path) -> LessonCheck:
     if lesson.quiz is None:
         return LessonCheck(lesson, exercise)
     quiz = load_quiz(lesson.quiz)

@@ -46,7 +46,8 @@ def check_text(report: CheckReport) -> str:
 def _lesson_text(check: LessonCheck) -> str:
     exercise = _exercise_text(check)
     quiz = _quiz_text(check)
-    return "\n".join(part for part in (exercise, quiz) if part)
+    advice = "\n".join(f"  advice (no points): {line}" for line in check.advice)
+    return "\n".join(part for part in (exercise, quiz, advice) if part)
 
 
 def _quiz_text(check: LessonCheck) -> str:
