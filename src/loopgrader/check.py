@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from loopgrader.catalog import Course, Lesson, select_lessons
@@ -135,8 +135,7 @@ def _lesson_check(lesson: Lesson, exercise: LessonResult | None,
     check = _quiz_check(lesson, exercise, submission_root)
     if exercise is None or exercise.status in ("not started", "missing", "does not import"):
         return check
-    return LessonCheck(check.lesson, check.exercise, check.quiz, check.quiz_max,
-                       _advice(lesson, submission_root))
+    return replace(check, advice=_advice(lesson, submission_root))
 
 
 def _quiz_check(lesson: Lesson, exercise: LessonResult | None,

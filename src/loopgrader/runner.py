@@ -8,13 +8,14 @@ starts.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +60,24 @@ def lesson_plan(lesson: Lesson, submission_root: Path) -> LessonPlan:
     )
 
 
+@contextlib.contextmanager
+def _pytest_run(course: Course, lessons: Sequence[Lesson], plan: RunPlan,
+                extra: Callable[[Path], list[str]],
+                wall_s: float) -> Iterator[tuple[Path, subprocess.CompletedProcess[str]]]:
+    """Run pytest on the lessons' graders with our plan and ini; yield its folder and result."""
+    with tempfile.TemporaryDirectory(prefix="loopgrader-run-") as tmp:
+        work = Path(tmp)
+        plan.write(work / "plan.json")
+        (work / "pytest.ini").write_text(INI, encoding="utf-8")
+        command = [sys.executable, "-m", "pytest", *[str(lesson.graders_dir) for lesson in lessons],
+                   "-p", "no:cacheprovider", "-c", str(work / "pytest.ini"),
+                   "--rootdir", str(course.root), "--confcutdir", str(course.root / "graders"),
+                   "--loopgrader-plan", str(work / "plan.json"), *extra(work)]
+        proc = subprocess.run(command, cwd=work, env=grader_environment(), capture_output=True,
+                              text=True, timeout=wall_s, check=False)
+        yield work, proc
+
+
 def grade_lessons(course: Course, lessons: Sequence[Lesson], submission_root: Path, *,
                   device: str = "auto", timeout: float = 60.0,
                   memory_bytes: int = 0) -> GradeRun:
@@ -66,33 +85,20 @@ def grade_lessons(course: Course, lessons: Sequence[Lesson], submission_root: Pa
     plan = RunPlan(lessons={lesson.id: lesson_plan(lesson, submission_root) for lesson in lessons},
                    device=device, timeout=timeout, memory_bytes=memory_bytes)
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="loopgrader-run-") as tmp:
-        work = Path(tmp)
-        plan.write(work / "plan.json")
-        (work / "pytest.ini").write_text(INI, encoding="utf-8")
-        report_path = work / "report.json"
-        command = _command(course, lessons, work, report_path, timeout)
-        proc = subprocess.run(command, cwd=work, env=grader_environment(), capture_output=True,
-                              text=True, timeout=max(600.0, timeout * 40), check=False)
+    plugins = [arg for name in PLUGINS for arg in ("-p", name)]
+
+    def extra(work: Path) -> list[str]:
+        return [*plugins, "--json-report", "--json-report-file", str(work / "report.json"),
+                "--json-report-omit", "keywords", "streams", "log",
+                "--timeout", str(int(timeout * 3 + 30)), "-q", "--no-header", "-rN",
+                "--tb=short", "-W", "ignore::DeprecationWarning"]
+
+    with _pytest_run(course, lessons, plan, extra, max(600.0, timeout * 40)) as (work, proc):
         log = proc.stdout + proc.stderr
-        report = _read_report(report_path, log)
+        report = _read_report(work / "report.json", log)
     _raise_on_collection_errors(report)
     results = parse_report(report, [lesson.id for lesson in lessons])
     return GradeRun(results, log, time.perf_counter() - started)
-
-
-def _command(course: Course, lessons: Sequence[Lesson], work: Path, report: Path,
-             timeout: float) -> list[str]:
-    plugins = [arg for name in PLUGINS for arg in ("-p", name)]
-    return [
-        sys.executable, "-m", "pytest", *[str(lesson.graders_dir) for lesson in lessons],
-        *plugins, "-p", "no:cacheprovider", "-c", str(work / "pytest.ini"),
-        "--rootdir", str(course.root), "--confcutdir", str(course.root / "graders"),
-        "--loopgrader-plan", str(work / "plan.json"), "--json-report",
-        "--json-report-file", str(report), "--json-report-omit", "keywords", "streams", "log",
-        "--timeout", str(int(timeout * 3 + 30)), "-q", "--no-header", "-rN", "--tb=short",
-        "-W", "ignore::DeprecationWarning",
-    ]
 
 
 def _read_report(path: Path, log: str) -> dict[str, object]:
@@ -122,18 +128,12 @@ def collect_points(course: Course, lessons: Sequence[Lesson]) -> dict[str, float
     """Each lesson's total points as its graders declare them (collection only, no grading)."""
     plan = RunPlan(lessons={lesson.id: lesson_plan(lesson, course.root / "exercises")
                             for lesson in lessons})
-    with tempfile.TemporaryDirectory(prefix="loopgrader-collect-") as tmp:
-        work = Path(tmp)
-        plan.write(work / "plan.json")
-        (work / "pytest.ini").write_text(INI, encoding="utf-8")
-        command = [sys.executable, "-m", "pytest", *[str(lesson.graders_dir) for lesson in lessons],
-                   "-p", "loopgrader.pytest_plugin", "-p", "no:cacheprovider",
-                   "-c", str(work / "pytest.ini"), "--rootdir", str(course.root),
-                   "--confcutdir", str(course.root / "graders"), "--collect-only", "-q",
-                   "--loopgrader-plan", str(work / "plan.json"),
-                   "--loopgrader-points-out", str(work / "points.json")]
-        proc = subprocess.run(command, cwd=work, env=grader_environment(), capture_output=True,
-                              text=True, timeout=600, check=False)
+
+    def extra(work: Path) -> list[str]:
+        return ["-p", "loopgrader.pytest_plugin", "--collect-only", "-q",
+                "--loopgrader-points-out", str(work / "points.json")]
+
+    with _pytest_run(course, lessons, plan, extra, 600.0) as (work, proc):
         try:
             return {k: float(v) for k, v in
                     json.loads((work / "points.json").read_text(encoding="utf-8")).items()}
