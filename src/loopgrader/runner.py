@@ -1,4 +1,5 @@
-"""Runs the graders of some lessons on one submission, in a separate trusted pytest process.
+"""Runs the graders of some lessons on one submission, in a trusted pytest process forked from a
+grader host (see ``_host``).
 
 The grader process is configured only by us: a clean working folder, our own ini file, plugin
 auto-loading off (the plugins it needs are named), no PYTEST_* variables, and a run plan with
@@ -15,18 +16,37 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from loopgrader._host import GraderHost
 from loopgrader.catalog import Course, Lesson
 from loopgrader.errors import CourseError, LoopgraderError
+from loopgrader.isolation import Limits
 from loopgrader.plan import LessonPlan, RunPlan
 from loopgrader.results import LessonResult, parse_report
 
-__all__ = ["GradeRun", "collect_points", "grade_lessons", "grader_environment"]
+__all__ = [
+    "GradeRun",
+    "GraderTimeout",
+    "RunOptions",
+    "collect_points",
+    "grade_lessons",
+    "grader_environment",
+    "new_host",
+    "run_graders",
+]
 
 PLUGINS = ("pytest_jsonreport.plugin", "pytest_timeout", "loopgrader.pytest_plugin")
 INI = "[pytest]\naddopts =\nconsole_output_style = classic\n"
+# Plugins a grader run does not need; the first two end every run with full garbage collections
+# (slow with torch loaded). Messages come from our plugin, so native tracebacks are enough.
+SKIPPED_PLUGINS = ("-p", "no:unraisableexception", "-p", "no:threadexception",
+                   "-p", "no:junitxml", "-p", "no:pastebin", "-p", "no:doctest")
+
+
+class GraderTimeout(LoopgraderError):
+    """A whole grader run took longer than its budget and was stopped."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +56,29 @@ class GradeRun:
     results: dict[str, LessonResult]
     log: str
     duration_s: float
+    isolation: str = "limits"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How student code is run: device, per-call timeout, isolation level and limits."""
+
+    device: str = "auto"
+    timeout: float = 60.0
+    memory_bytes: int = 0
+    isolation: str = "limits"
+    limits: Limits = field(default_factory=Limits)
+    hidden_paths: tuple[str, ...] = ()
+    lesson_budget: float = 0.0  # wall seconds of student calls per lesson (0: no limit)
+    run_budget: float = 0.0  # wall seconds for the whole grader run (0: from the timeout)
+
+    def budget(self, lessons: int) -> float:
+        return self.run_budget or max(600.0, self.timeout * 40) * max(1, lessons)
+
+
+def default_limits(timeout: float, memory_bytes: int = 0) -> Limits:
+    """The limits ``check`` uses: generous, so honest code never meets them."""
+    return Limits(cpu_seconds=int(max(600.0, timeout * 20)), memory_bytes=memory_bytes)
 
 
 def grader_environment() -> dict[str, str]:
@@ -45,6 +88,11 @@ def grader_environment() -> dict[str, str]:
     env.update(PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", PYTHONSAFEPATH="1",
                PYTHONDONTWRITEBYTECODE="1")
     return env
+
+
+def new_host() -> GraderHost:
+    """A grader host (not started yet) with the grader environment."""
+    return GraderHost(grader_environment())
 
 
 def lesson_plan(lesson: Lesson, submission_root: Path) -> LessonPlan:
@@ -62,37 +110,62 @@ def lesson_plan(lesson: Lesson, submission_root: Path) -> LessonPlan:
 def grade_lessons(course: Course, lessons: Sequence[Lesson], submission_root: Path, *,
                   device: str = "auto", timeout: float = 60.0,
                   memory_bytes: int = 0) -> GradeRun:
-    """Grade ``lessons`` (which must have graders) of the submission at ``submission_root``."""
+    """Grade ``lessons`` (which must have graders) of the submission at ``submission_root``.
+
+    A grader host is started for this one run; a batch keeps hosts and calls
+    :func:`run_graders` with one for each submission (the same code path).
+    """
+    options = RunOptions(device=device, timeout=timeout, memory_bytes=memory_bytes,
+                         limits=default_limits(timeout, memory_bytes))
+    with new_host() as host:
+        return run_graders(host, course, lessons, submission_root, options)
+
+
+def run_graders(host: GraderHost, course: Course, lessons: Sequence[Lesson],
+                submission_root: Path, options: RunOptions) -> GradeRun:
+    """One grader run on ``host``: every test of ``lessons`` on one submission."""
     plan = RunPlan(lessons={lesson.id: lesson_plan(lesson, submission_root) for lesson in lessons},
-                   device=device, timeout=timeout, memory_bytes=memory_bytes)
+                   device=options.device, timeout=options.timeout,
+                   memory_bytes=options.memory_bytes, isolation=options.isolation,
+                   limits=options.limits.to_dict(), hidden_paths=options.hidden_paths,
+                   lesson_budget=options.lesson_budget)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="loopgrader-run-") as tmp:
         work = Path(tmp)
         plan.write(work / "plan.json")
         (work / "pytest.ini").write_text(INI, encoding="utf-8")
         report_path = work / "report.json"
-        command = _command(course, lessons, work, report_path, timeout)
-        proc = subprocess.run(command, cwd=work, env=grader_environment(), capture_output=True,
-                              text=True, timeout=max(600.0, timeout * 40), check=False)
-        log = proc.stdout + proc.stderr
+        args = _pytest_args(course, lessons, work, report_path, options.timeout)
+        outcome = host.run(args, work, work / "grader.log", options.budget(len(lessons)))
+        log = _read_log(work / "grader.log")
+        if outcome.timed_out:
+            raise GraderTimeout(f"grading took longer than {options.budget(len(lessons)):g} s "
+                                "and was stopped")
         report = _read_report(report_path, log)
     _raise_on_collection_errors(report)
     results = parse_report(report, [lesson.id for lesson in lessons])
-    return GradeRun(results, log, time.perf_counter() - started)
+    return GradeRun(results, log, time.perf_counter() - started, options.isolation)
 
 
-def _command(course: Course, lessons: Sequence[Lesson], work: Path, report: Path,
-             timeout: float) -> list[str]:
+def _pytest_args(course: Course, lessons: Sequence[Lesson], work: Path, report: Path,
+                 timeout: float) -> list[str]:
     plugins = [arg for name in PLUGINS for arg in ("-p", name)]
     return [
-        sys.executable, "-m", "pytest", *[str(lesson.graders_dir) for lesson in lessons],
+        *[str(lesson.graders_dir) for lesson in lessons],
         *plugins, "-p", "no:cacheprovider", "-c", str(work / "pytest.ini"),
         "--rootdir", str(course.root), "--confcutdir", str(course.root / "graders"),
         "--loopgrader-plan", str(work / "plan.json"), "--json-report",
         "--json-report-file", str(report), "--json-report-omit", "keywords", "streams", "log",
-        "--timeout", str(int(timeout * 3 + 30)), "-q", "--no-header", "-rN", "--tb=short",
-        "-W", "ignore::DeprecationWarning",
+        "--timeout", str(int(timeout * 3 + 30)), "-q", "--no-header", "-rN", "--tb=native",
+        "-W", "ignore::DeprecationWarning", *SKIPPED_PLUGINS,
     ]
+
+
+def _read_log(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
 
 
 def _read_report(path: Path, log: str) -> dict[str, object]:
