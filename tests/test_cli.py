@@ -145,3 +145,32 @@ def test_validate_reports_missing_reference_and_stub_without_todo(course: Path) 
     assert code == 3
     assert "reference of lesson 1.1: expected a file, got none" in out
     assert "expected `raise NotImplementedError(...)`" in out
+
+
+def test_report_from_a_gradebook_shows_one_student(course: Path, tmp_path: Path) -> None:
+    from loopgrader.gradebook import PairRecord, TestRecord, open_gradebook
+
+    book_dir = tmp_path / "class"
+    tests = (TestRecord("adds", "t.py::test_add", 2.0, 2.0, True),
+             TestRecord("scales", "t.py::test_scale", 0.0, 2.0, False, message="off by 2"))
+    with open_gradebook(book_dir) as book:
+        book.record([PairRecord("ann", "1.1", "graded", 2.0, 4.0, 2.0, 4.0, duration_s=0.5,
+                                graded_at="2026-11-01T10:00:00+00:00", tests=tests,
+                                timings={"fit": 1.1})])
+    code, out, _ = run("report", "--course", str(course), "--gradebook", str(book_dir),
+                       "--student", "ann", "--format", "json")
+    assert code == 0, out
+    data = json.loads(out)
+    assert data["student"] == "ann"
+    lesson = data["modules"][0]["lessons"][0]
+    assert (lesson["id"], lesson["exercise"]["best"]["score"]) == ("1.1", 2.0)
+    assert lesson["timings"] == {"fit": 1.1}
+
+    code, _, err = run("report", "--course", str(course), "--gradebook", str(book_dir),
+                       "--student", "zed")
+    assert code == 2 and "no results for student 'zed'" in err and "ann" in err
+    code, _, err = run("report", "--course", str(course), "--gradebook", str(book_dir))
+    assert code == 2 and "--gradebook and --student go together" in err
+    code, _, err = run("report", "--course", str(course), "--gradebook", str(tmp_path / "none"),
+                       "--student", "ann")
+    assert code == 2 and "no gradebook here" in err

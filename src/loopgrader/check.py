@@ -161,5 +161,5 @@ def attempt_from_result(result: LessonResult) -> Attempt:
         status=result.status, duration_s=result.duration_s, device=result.device,
         tests=tuple(TestOutcome(t.name, t.score, t.max_score, t.status) for t in result.tests),
         timings=result.timings,
-        curves={t.name: t.extras["curves"] for t in result.tests if "curves" in t.extras},
+        curves=result.curves,
     )

@@ -1,7 +1,7 @@
 """The command line: thin click commands that forward to plain functions and print results.
 
-This is the only module that prints or exits. Errors we expect become ``Error: <message>`` and
-the error's exit code; anything else is our bug: one line, exit code 4, traceback with --debug.
+Errors become messages and exit codes in ``cli_guard``. The quiz and batch commands live in
+``quiz_cli`` and ``batch_cli`` and are registered here.
 """
 
 from __future__ import annotations
@@ -9,39 +9,17 @@ from __future__ import annotations
 import json
 import os
 import sys
-import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from loopgrader import __version__
-from loopgrader.errors import EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, LoopgraderError
+from loopgrader.cli_guard import guarded
+from loopgrader.errors import EXIT_FAILED, EXIT_OK
 
 __all__ = ["main"]
-
-T = TypeVar("T")
-
-
-def _run(debug: bool, action: Callable[[], T]) -> T:
-    """Run ``action``; turn our errors into messages and exit codes."""
-    try:
-        return action()
-    except LoopgraderError as error:
-        click.echo(f"Error: {error.message}", err=True)
-        if error.hint:
-            click.echo(error.hint, err=True)
-        sys.exit(error.exit_code)
-    except (KeyboardInterrupt, click.exceptions.Exit, click.ClickException):
-        raise
-    except Exception as error:  # our own bug: say so in one line
-        if debug:
-            traceback.print_exc()
-        click.echo(f"Error: loopgrader itself failed ({type(error).__name__}: {error}); "
-                   "run again with --debug for the traceback", err=True)
-        sys.exit(EXIT_INTERNAL)
-
 
 def _course(course_dir: Path | None) -> Any:
     from loopgrader.catalog import find_course_root, load_course
@@ -91,13 +69,13 @@ def check(lesson: str, submission: Path | None, fmt: str, out: Path | None, only
         return root, run_check(course=course, selector=lesson, submission_root=root,
                                device=device, timeout=timeout, only_started=only_started)
 
-    root, report = _run(debug, action)
+    root, report = guarded(debug, action)
     renderers: dict[str, Callable[[Any], str]] = {
         "text": check_text, "junit": check_junit,
         "json": lambda r: json.dumps(check_json(r), indent=1)}
     text = renderers[fmt](report)
     if out is not None:
-        _run(debug, lambda: atomic_write_text(out, text))
+        guarded(debug, lambda: atomic_write_text(out, text))
         click.echo(check_text(report) if fmt != "text" else f"results written to {out}")
     else:
         click.echo(text)
@@ -128,8 +106,8 @@ def list_lessons(course_dir: Path | None, debug: bool) -> None:
     from loopgrader.progress import load_progress
     from loopgrader.render import lessons_text
 
-    course = _run(debug, lambda: _course(course_dir))
-    click.echo(lessons_text(course, _run(debug, lambda: load_progress(course.root))))
+    course = guarded(debug, lambda: _course(course_dir))
+    click.echo(lessons_text(course, guarded(debug, lambda: load_progress(course.root))))
 
 
 @cli.command()
@@ -139,7 +117,7 @@ def validate(course_dir: Path | None, debug: bool) -> None:
     """Check the whole course: manifest, stubs, graders, references and quizzes."""
     from loopgrader.validate import validate_course
 
-    problems = _run(debug, lambda: validate_course(_course(course_dir)))
+    problems = guarded(debug, lambda: validate_course(_course(course_dir)))
     for problem in problems:
         click.echo(problem)
     if problems:
@@ -153,24 +131,41 @@ def validate(course_dir: Path | None, debug: bool) -> None:
               default="text", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the report to this file instead of the terminal.")
+@click.option("--gradebook", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Instructors: a `loopgrader grade --out` folder; use with --student.")
+@click.option("--student", default=None, help="Instructors: whose report to show (--gradebook).")
 @course_option
 @debug_option
-def report(fmt: str, out: Path | None, course_dir: Path | None, debug: bool) -> None:
-    """Your progress across the course: scores, quizzes, attempts, timings, loss curves."""
+def report(fmt: str, out: Path | None, gradebook: Path | None, student: str | None,
+           course_dir: Path | None, debug: bool) -> None:
+    """Your progress across the course: scores, quizzes, attempts, timings, loss curves.
+
+    Instructors: --gradebook DIR --student NAME shows one student of a graded batch."""
     from loopgrader._fs import atomic_write_text
-    from loopgrader.progress import load_progress
     from loopgrader.report import build_report
     from loopgrader.report_render import render_report
 
+    if (gradebook is None) != (student is None):
+        raise click.UsageError("--gradebook and --student go together: "
+                               "`loopgrader report --gradebook DIR --student NAME`")
+
     def action() -> str:
         course = _course(course_dir)
-        return render_report(build_report(course, load_progress(course.root)), fmt)
+        if gradebook is not None and student is not None:
+            from loopgrader.gradebook import load_gradebook_progress
 
-    text = _run(debug, action)
+            progress = load_gradebook_progress(gradebook, student)
+        else:
+            from loopgrader.progress import load_progress
+
+            progress = load_progress(course.root)
+        return render_report(build_report(course, progress, student=student), fmt)
+
+    text = guarded(debug, action)
     if out is None:
         click.echo(text)
     else:
-        _run(debug, lambda: atomic_write_text(out, text))
+        guarded(debug, lambda: atomic_write_text(out, text))
         click.echo(f"report written to {out}")
 
 
@@ -188,7 +183,7 @@ def build_student_command(out: Path, course_dir: Path | None, debug: bool) -> No
     from loopgrader.build_student import build_student
     from loopgrader.catalog import find_course_root
 
-    result = _run(debug, lambda: build_student(find_course_root(Path.cwd(), course_dir), out))
+    result = guarded(debug, lambda: build_student(find_course_root(Path.cwd(), course_dir), out))
     hidden = sum(len(v) for v in result.stripped.values())
     click.echo(f"students' repository written to {result.out} ({hidden} hidden or "
                f"reference-dependent tests stripped; public points: "
@@ -204,17 +199,19 @@ def build_gradescope_command(out: Path, course_dir: Path | None, debug: bool) ->
     from loopgrader.build_gradescope import build_gradescope
     from loopgrader.catalog import find_course_root
 
-    path = _run(debug, lambda: build_gradescope(find_course_root(Path.cwd(), course_dir), out))
+    path = guarded(debug, lambda: build_gradescope(find_course_root(Path.cwd(), course_dir), out))
     click.echo(f"Gradescope autograder written to {path}")
 
 
-def _register_quiz() -> None:
+def _register() -> None:
+    from loopgrader.batch_cli import grade_command, merge_command
     from loopgrader.quiz_cli import quiz_command
 
-    cli.add_command(quiz_command)
+    for command in (quiz_command, grade_command, merge_command):
+        cli.add_command(command)
 
 
-_register_quiz()
+_register()
 
 
 def main() -> None:

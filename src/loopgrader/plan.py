@@ -33,6 +33,10 @@ class RunPlan:
     timeout: float = 60.0
     memory_bytes: int = 0
     extras: dict[str, str] = field(default_factory=dict)
+    isolation: str = "limits"  # see loopgrader.isolation.LEVELS
+    limits: dict[str, int] = field(default_factory=dict)  # loopgrader.isolation.Limits fields
+    hidden_paths: tuple[str, ...] = ()  # covered in every worker (isolation "namespaces")
+    lesson_budget: float = 0.0  # wall seconds a lesson's calls may take in total (0: no limit)
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=1), encoding="utf-8")
@@ -46,7 +50,11 @@ class RunPlan:
         }
         return cls(lessons=lessons, device=data["device"], timeout=float(data["timeout"]),
                    memory_bytes=int(data.get("memory_bytes", 0)),
-                   extras=dict(data.get("extras", {})))
+                   extras=dict(data.get("extras", {})),
+                   isolation=str(data.get("isolation", "limits")),
+                   limits={str(k): int(v) for k, v in dict(data.get("limits", {})).items()},
+                   hidden_paths=tuple(str(p) for p in data.get("hidden_paths", ())),
+                   lesson_budget=float(data.get("lesson_budget", 0.0)))
 
     def lesson_for(self, test_path: Path) -> LessonPlan | None:
         """The lesson whose graders folder holds ``test_path``."""

@@ -9,7 +9,6 @@ into a message for students and hands results to pytest-json-report as metadata.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import json
 import types
@@ -80,11 +79,10 @@ class _Session:
         from loopgrader.devices import resolve_device
 
         torch.set_num_threads(1)
-        with contextlib.suppress(Exception):  # optimizers import it lazily: pay it up front
-            import torch._dynamo
         self.device = resolve_device(plan.device)
         self.processes: dict[str, StudentProcess] = {}
         self.import_errors: dict[str, str | None] = {}
+        self.import_failures: dict[str, GradingFailure] = {}
         self.references: dict[str, types.ModuleType] = {}
 
     def student(self, lesson: LessonPlan) -> StudentModule:
@@ -95,29 +93,37 @@ class _Session:
                 hint=f"copy the stub from exercises/{lesson.lesson}/ and work in it")
         process = self.processes.get(lesson.lesson)
         if process is None:
-            from loopgrader.sandbox import StudentProcess
-
-            process = StudentProcess(self.ctx, Path(lesson.student_file),
-                                     tuple(Path(p) for p in lesson.probe_files),
-                                     timeout=self.plan.timeout,
-                                     memory_bytes=self.plan.memory_bytes)
+            process = self._worker(Path(lesson.student_file), lesson, self.plan.lesson_budget)
             self.processes[lesson.lesson] = process
-            self.import_errors[lesson.lesson] = process.import_error()
+            try:
+                self.import_errors[lesson.lesson] = process.import_error()
+            except GradingFailure as failure:  # a hang or a crash while importing
+                self.import_failures[lesson.lesson] = failure
+                self.import_errors[lesson.lesson] = failure.message
+        earlier = self.import_failures.get(lesson.lesson)
+        if earlier is not None:
+            raise type(earlier)(earlier.message, hint=earlier.hint)
         error = self.import_errors[lesson.lesson]
         if error is not None:
             raise StudentImportError(error)
         return StudentModule(process)
 
+    def _worker(self, file: Path, lesson: LessonPlan, budget: float = 0.0) -> StudentProcess:
+        from loopgrader.isolation import Limits, SandboxSpec
+        from loopgrader.sandbox import StudentProcess
+
+        plan = self.plan
+        sandbox = SandboxSpec(plan.isolation, Limits.from_dict(plan.limits), plan.hidden_paths)
+        return StudentProcess(self.ctx, file, tuple(Path(p) for p in lesson.probe_files),
+                              timeout=plan.timeout, memory_bytes=plan.memory_bytes,
+                              sandbox=sandbox, budget=budget)
+
     def reference_worker(self, lesson: LessonPlan) -> StudentModule:
         key = f"reference:{lesson.lesson}"
         if key not in self.processes:
-            from loopgrader.sandbox import StudentProcess
-
             if lesson.reference_file is None:
                 raise RuntimeError(f"lesson {lesson.lesson} has no reference solution")
-            self.processes[key] = StudentProcess(
-                self.ctx, Path(lesson.reference_file),
-                tuple(Path(p) for p in lesson.probe_files), timeout=self.plan.timeout)
+            self.processes[key] = self._worker(Path(lesson.reference_file), lesson)
         return StudentModule(self.processes[key])
 
     def reference(self, lesson: LessonPlan) -> types.ModuleType:
@@ -288,5 +294,6 @@ class _ReportAugmenter:
     def pytest_json_modifyreport(self, json_report: dict[str, Any]) -> None:
         json_report["loopgrader"] = {
             "device": str(self._session.device),
+            "isolation": self._session.plan.isolation,
             "import_errors": {k: v for k, v in self._session.import_errors.items() if v},
         }

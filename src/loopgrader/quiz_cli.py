@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 
 from loopgrader.catalog import find_course_root, load_course
+from loopgrader.cli_guard import EXIT_INTERRUPTED
 from loopgrader.errors import LoopgraderError, UsageError
 from loopgrader.progress import record_attempt
 from loopgrader.quiz import Quiz, load_quiz
@@ -33,7 +34,6 @@ from loopgrader.quiz_session import (
 
 __all__ = ["EXIT_INTERRUPTED", "quiz_command", "quiz_path", "run_quiz"]
 
-EXIT_INTERRUPTED = 130
 _LESSON = re.compile(r"\d+\.\d+")
 
 

@@ -78,6 +78,11 @@ class LessonResult:
                 found[str(key)] = float(value.get("ratio", 0.0))
         return found
 
+    @property
+    def curves(self) -> dict[str, Any]:
+        """Loss curves graders recorded, by the name of the test that recorded them."""
+        return {t.name: t.extras["curves"] for t in self.tests if "curves" in t.extras}
+
 
 def parse_report(report: dict[str, Any], lessons: Iterable[str],
                  durations: dict[str, float] | None = None) -> dict[str, LessonResult]:

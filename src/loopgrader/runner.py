@@ -1,4 +1,5 @@
-"""Runs the graders of some lessons on one submission, in a separate trusted pytest process.
+"""Runs the graders of some lessons on one submission, in a trusted pytest process forked from a
+grader host (see ``_host``).
 
 The grader process is configured only by us: a clean working folder, our own ini file, plugin
 auto-loading off (the plugins it needs are named), no PYTEST_* variables, and a run plan with
@@ -8,26 +9,44 @@ starts.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from loopgrader._host import GraderHost
 from loopgrader.catalog import Course, Lesson
 from loopgrader.errors import CourseError, LoopgraderError
+from loopgrader.isolation import Limits
 from loopgrader.plan import LessonPlan, RunPlan
 from loopgrader.results import LessonResult, parse_report
 
-__all__ = ["GradeRun", "collect_points", "grade_lessons", "grader_environment"]
+__all__ = [
+    "GradeRun",
+    "GraderTimeout",
+    "RunOptions",
+    "collect_points",
+    "grade_lessons",
+    "grader_environment",
+    "new_host",
+    "run_graders",
+]
 
 PLUGINS = ("pytest_jsonreport.plugin", "pytest_timeout", "loopgrader.pytest_plugin")
 INI = "[pytest]\naddopts =\nconsole_output_style = classic\n"
+# Plugins a grader run does not need; the first two end every run with full garbage collections
+# (slow with torch loaded). Messages come from our plugin, so native tracebacks are enough.
+SKIPPED_PLUGINS = ("-p", "no:unraisableexception", "-p", "no:threadexception",
+                   "-p", "no:junitxml", "-p", "no:pastebin", "-p", "no:doctest")
+
+
+class GraderTimeout(LoopgraderError):
+    """A whole grader run took longer than its budget and was stopped."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +56,29 @@ class GradeRun:
     results: dict[str, LessonResult]
     log: str
     duration_s: float
+    isolation: str = "limits"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How student code is run: device, per-call timeout, isolation level and limits."""
+
+    device: str = "auto"
+    timeout: float = 60.0
+    memory_bytes: int = 0
+    isolation: str = "limits"
+    limits: Limits = field(default_factory=Limits)
+    hidden_paths: tuple[str, ...] = ()
+    lesson_budget: float = 0.0  # wall seconds of student calls per lesson (0: no limit)
+    run_budget: float = 0.0  # wall seconds for the whole grader run (0: from the timeout)
+
+    def budget(self, lessons: int) -> float:
+        return self.run_budget or max(600.0, self.timeout * 40) * max(1, lessons)
+
+
+def default_limits(timeout: float, memory_bytes: int = 0) -> Limits:
+    """The limits ``check`` uses: generous, so honest code never meets them."""
+    return Limits(cpu_seconds=int(max(600.0, timeout * 20)), memory_bytes=memory_bytes)
 
 
 def grader_environment() -> dict[str, str]:
@@ -46,6 +88,32 @@ def grader_environment() -> dict[str, str]:
     env.update(PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", PYTHONSAFEPATH="1",
                PYTHONDONTWRITEBYTECODE="1")
     return env
+
+
+def new_host(*, optimizers: bool = True) -> GraderHost:
+    """A grader host (not started yet) with the grader environment. ``optimizers``: it and its
+    workers preload what torch.optim needs (1-2 s once, instead of in every run that needs it);
+    a host for one run of lessons that build no optimizer starts faster without."""
+    return GraderHost(grader_environment(), optimizers=optimizers)
+
+
+def may_build_optimizers(lessons: Sequence[Lesson]) -> bool:
+    """Whether a run of ``lessons`` is likely to build torch optimizers: more than one lesson,
+    or a lesson whose reference, probes or graders mention them. Only speed depends on it."""
+    if len(lessons) != 1:
+        return True
+    lesson = lessons[0]
+    files = list(lesson.graders_dir.glob("*.py"))
+    if lesson.reference is not None:
+        files.append(lesson.reference)
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return True
+        if "optim" in text or "lr_scheduler" in text:
+            return True
+    return False
 
 
 def lesson_plan(lesson: Lesson, submission_root: Path) -> LessonPlan:
@@ -60,45 +128,70 @@ def lesson_plan(lesson: Lesson, submission_root: Path) -> LessonPlan:
     )
 
 
-@contextlib.contextmanager
-def _pytest_run(course: Course, lessons: Sequence[Lesson], plan: RunPlan,
-                extra: Callable[[Path], list[str]],
-                wall_s: float) -> Iterator[tuple[Path, subprocess.CompletedProcess[str]]]:
-    """Run pytest on the lessons' graders with our plan and ini; yield its folder and result."""
+def grade_lessons(course: Course, lessons: Sequence[Lesson], submission_root: Path, *,
+                  device: str = "auto", timeout: float = 60.0,
+                  memory_bytes: int = 0) -> GradeRun:
+    """Grade ``lessons`` (which must have graders) of the submission at ``submission_root``.
+
+    A grader host is started for this one run; a batch keeps hosts and calls
+    :func:`run_graders` with one for each submission (the same code path).
+    """
+    options = RunOptions(device=device, timeout=timeout, memory_bytes=memory_bytes,
+                         limits=default_limits(timeout, memory_bytes))
+    with new_host(optimizers=may_build_optimizers(lessons)) as host:
+        return run_graders(host, course, lessons, submission_root, options)
+
+
+def run_graders(host: GraderHost, course: Course, lessons: Sequence[Lesson],
+                submission_root: Path, options: RunOptions) -> GradeRun:
+    """One grader run on ``host``: every test of ``lessons`` on one submission."""
+    plan = RunPlan(lessons={lesson.id: lesson_plan(lesson, submission_root) for lesson in lessons},
+                   device=options.device, timeout=options.timeout,
+                   memory_bytes=options.memory_bytes, isolation=options.isolation,
+                   limits=options.limits.to_dict(), hidden_paths=options.hidden_paths,
+                   lesson_budget=options.lesson_budget)
+    started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="loopgrader-run-") as tmp:
         work = Path(tmp)
         plan.write(work / "plan.json")
         (work / "pytest.ini").write_text(INI, encoding="utf-8")
-        command = [sys.executable, "-m", "pytest", *[str(lesson.graders_dir) for lesson in lessons],
-                   "-p", "no:cacheprovider", "-c", str(work / "pytest.ini"),
-                   "--rootdir", str(course.root), "--confcutdir", str(course.root / "graders"),
-                   "--loopgrader-plan", str(work / "plan.json"), *extra(work)]
-        proc = subprocess.run(command, cwd=work, env=grader_environment(), capture_output=True,
-                              text=True, timeout=wall_s, check=False)
-        yield work, proc
-
-
-def grade_lessons(course: Course, lessons: Sequence[Lesson], submission_root: Path, *,
-                  device: str = "auto", timeout: float = 60.0,
-                  memory_bytes: int = 0) -> GradeRun:
-    """Grade ``lessons`` (which must have graders) of the submission at ``submission_root``."""
-    plan = RunPlan(lessons={lesson.id: lesson_plan(lesson, submission_root) for lesson in lessons},
-                   device=device, timeout=timeout, memory_bytes=memory_bytes)
-    started = time.perf_counter()
-    plugins = [arg for name in PLUGINS for arg in ("-p", name)]
-
-    def extra(work: Path) -> list[str]:
-        return [*plugins, "--json-report", "--json-report-file", str(work / "report.json"),
-                "--json-report-omit", "keywords", "streams", "log",
-                "--timeout", str(int(timeout * 3 + 30)), "-q", "--no-header", "-rN",
-                "--tb=short", "-W", "ignore::DeprecationWarning"]
-
-    with _pytest_run(course, lessons, plan, extra, max(600.0, timeout * 40)) as (work, proc):
-        log = proc.stdout + proc.stderr
-        report = _read_report(work / "report.json", log)
+        report_path = work / "report.json"
+        args = _pytest_args(course, lessons, work, report_path, options.timeout)
+        outcome = host.run(args, work, work / "grader.log", options.budget(len(lessons)))
+        log = _read_log(work / "grader.log")
+        if outcome.timed_out:
+            raise GraderTimeout(f"grading took longer than {options.budget(len(lessons)):g} s "
+                                "and was stopped")
+        report = _read_report(report_path, log)
     _raise_on_collection_errors(report)
     results = parse_report(report, [lesson.id for lesson in lessons])
-    return GradeRun(results, log, time.perf_counter() - started)
+    return GradeRun(results, log, time.perf_counter() - started, options.isolation)
+
+
+def _base_args(course: Course, lessons: Sequence[Lesson], work: Path) -> list[str]:
+    """The pytest arguments every grader run shares: our graders, ini, root and plan."""
+    return [*[str(lesson.graders_dir) for lesson in lessons],
+            "-p", "no:cacheprovider", "-c", str(work / "pytest.ini"),
+            "--rootdir", str(course.root), "--confcutdir", str(course.root / "graders"),
+            "--loopgrader-plan", str(work / "plan.json")]
+
+
+def _pytest_args(course: Course, lessons: Sequence[Lesson], work: Path, report: Path,
+                 timeout: float) -> list[str]:
+    plugins = [arg for name in PLUGINS for arg in ("-p", name)]
+    return [
+        *_base_args(course, lessons, work), *plugins, "--json-report",
+        "--json-report-file", str(report), "--json-report-omit", "keywords", "streams", "log",
+        "--timeout", str(int(timeout * 3 + 30)), "-q", "--no-header", "-rN", "--tb=native",
+        "-W", "ignore::DeprecationWarning", *SKIPPED_PLUGINS,
+    ]
+
+
+def _read_log(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
 
 
 def _read_report(path: Path, log: str) -> dict[str, object]:
@@ -128,12 +221,15 @@ def collect_points(course: Course, lessons: Sequence[Lesson]) -> dict[str, float
     """Each lesson's total points as its graders declare them (collection only, no grading)."""
     plan = RunPlan(lessons={lesson.id: lesson_plan(lesson, course.root / "exercises")
                             for lesson in lessons})
-
-    def extra(work: Path) -> list[str]:
-        return ["-p", "loopgrader.pytest_plugin", "--collect-only", "-q",
-                "--loopgrader-points-out", str(work / "points.json")]
-
-    with _pytest_run(course, lessons, plan, extra, 600.0) as (work, proc):
+    with tempfile.TemporaryDirectory(prefix="loopgrader-collect-") as tmp:
+        work = Path(tmp)
+        plan.write(work / "plan.json")
+        (work / "pytest.ini").write_text(INI, encoding="utf-8")
+        command = [sys.executable, "-m", "pytest", *_base_args(course, lessons, work),
+                   "-p", "loopgrader.pytest_plugin", "--collect-only", "-q",
+                   "--loopgrader-points-out", str(work / "points.json")]
+        proc = subprocess.run(command, cwd=work, env=grader_environment(), capture_output=True,
+                              text=True, timeout=600, check=False)
         try:
             return {k: float(v) for k, v in
                     json.loads((work / "points.json").read_text(encoding="utf-8")).items()}

@@ -32,11 +32,18 @@ from loopgrader.failures import (
     StudentImportError,
     StudentTimeout,
 )
+from loopgrader.isolation import UID_BASE, SandboxSpec, kill_uid
 from loopgrader.worker import WorkerSpec, worker_main
 
 __all__ = ["ModuleSnapshot", "StudentProcess", "describe_call"]
 
 MAX_REPLY_BYTES = 1 << 30
+CPU_SLACK_S = 5.0  # CPU time a call may use beyond its wall-clock timeout (SIGXCPU after)
+SIGNALS = {
+    "SIGXCPU": "was stopped for using more CPU time than allowed",
+    "SIGKILL": "was killed (it may have run out of memory, or been stopped from outside)",
+    "SIGSEGV": "crashed in native code (segmentation fault)",
+}
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,9 @@ class StudentProcess:
     probe_files: tuple[Path, ...] = ()
     timeout: float = 60.0
     memory_bytes: int = 0
+    sandbox: SandboxSpec = field(default_factory=SandboxSpec)
+    budget: float = 0.0  # wall seconds all calls together may take (0: no limit)
+    _spent: float = field(default=0.0, init=False, repr=False)
     _proc: Any = field(default=None, init=False, repr=False)
     _conn: Connection | None = field(default=None, init=False, repr=False)
     _scratch: Path | None = field(default=None, init=False, repr=False)
@@ -93,7 +103,7 @@ class StudentProcess:
         return None if error is None else self._import_message(error)
 
     def close(self) -> None:
-        self._kill()
+        self._kill(thorough=False)  # at the end of a run: the grader host sweeps what is left
 
     def _request(self, op: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         what = describe_call(name, args, kwargs)
@@ -111,8 +121,10 @@ class StudentProcess:
         if self._proc is None or not self._proc.is_alive():
             self._start()
         assert self._conn is not None
+        self._check_budget(what)
         self._counter += 1
-        request = {**request, "id": self._counter}
+        request = {**request, "id": self._counter, "cpu": self.timeout + CPU_SLACK_S}
+        started = time.perf_counter()
         try:
             self._conn.send_bytes(_wire.encode(request))
             if not self._conn.poll(self.timeout):
@@ -123,7 +135,15 @@ class StudentProcess:
             raw = self._conn.recv_bytes(MAX_REPLY_BYTES)
         except (EOFError, OSError, BrokenPipeError):
             raise self._crashed(what) from None
+        finally:
+            self._spent += time.perf_counter() - started
         return self._check_reply(raw, request["id"], what)
+
+    def _check_budget(self, what: str) -> None:
+        if self.budget and self._spent > self.budget:
+            raise StudentTimeout(
+                f"{what} was not run: your code already used the {self.budget:g} s this lesson "
+                "allows in total", hint="look for work repeated far more than needed")
 
     def _check_reply(self, raw: bytes, expected_id: int, what: str) -> dict[str, Any]:
         try:
@@ -139,12 +159,17 @@ class StudentProcess:
     def _start(self) -> None:
         self._kill()
         self._scratch = Path(tempfile.mkdtemp(prefix="loopgrader-worker-"))
+        own_copy = self._scratch / self.student_file.name  # the worker sees only this copy
+        with contextlib.suppress(OSError):
+            shutil.copyfile(self.student_file, own_copy)
         spec = WorkerSpec(
-            student_file=str(self.student_file),
+            student_file=str(own_copy),
             module_name=f"loopgrader_submission_{uuid.uuid4().hex}",
             scratch_dir=str(self._scratch),
             probe_files=tuple(str(p) for p in self.probe_files),
             memory_bytes=self.memory_bytes,
+            sandbox=self.sandbox,
+            import_seconds=self.timeout + CPU_SLACK_S,
         )
         parent, child = self.ctx.Pipe(duplex=True)
         self._proc = self.ctx.Process(target=worker_main, args=(child, spec), daemon=True)
@@ -152,11 +177,13 @@ class StudentProcess:
         child.close()
         self._conn = parent
 
-    def _kill(self) -> None:
+    def _kill(self, thorough: bool = True) -> None:
         if self._proc is not None:
             if self._proc.pid is not None:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(self._proc.pid, signal.SIGKILL)
+                if thorough and self.sandbox.level == "namespaces":  # outside its group too
+                    kill_uid(UID_BASE + self._proc.pid)
             self._proc.join(5)
             self._proc = None
         if self._conn is not None:
@@ -182,7 +209,8 @@ class StudentProcess:
         output = self._output_tail()
         self._kill()
         if code is not None and code < 0:
-            how = f"was killed by signal {signal.Signals(-code).name}"
+            name = signal.Signals(-code).name
+            how = SIGNALS.get(name, f"was killed by signal {name}")
         else:
             how = f"exited with code {code}"
         msg = f"while running {what}, the process running your code {how}"
@@ -225,6 +253,8 @@ class StudentProcess:
                          f"{f.get('code')}" for f in mine[-4:])
 
     def _import_message(self, error: dict[str, Any]) -> str:
+        if error.get("type") == "SandboxError":
+            return str(error.get("message"))
         frames = [f for f in error.get("frames", []) if isinstance(f, dict)]
         line = next((f.get("line") for f in reversed(frames)
                      if Path(str(f.get("file", ""))).name == self.display_name), None)

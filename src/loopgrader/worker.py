@@ -10,21 +10,27 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import io
 import os
 import sys
 import traceback
 import types
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from loopgrader import _wire
-
-with contextlib.suppress(Exception):  # optimizers import it lazily (1-2 s): pay it once, here
-    import torch._dynamo
+from loopgrader.isolation import (
+    SandboxError,
+    SandboxSpec,
+    enter_sandbox,
+    set_call_cpu_budget,
+    worker_environment,
+)
 
 __all__ = ["WorkerSpec", "worker_main"]
 
@@ -35,26 +41,35 @@ MAX_MESSAGE = 2000
 class WorkerSpec:
     """What a worker loads; plain paths and names only."""
 
-    student_file: str
+    student_file: str  # a copy inside scratch_dir
     module_name: str
     scratch_dir: str
     probe_files: tuple[str, ...] = ()
     threads: int = 1
-    memory_bytes: int = 0  # 0: no limit
+    memory_bytes: int = 0  # 0: no limit (kept for callers; sandbox.limits.memory_bytes wins)
+    sandbox: SandboxSpec = field(default_factory=SandboxSpec)
+    import_seconds: float = 0.0  # CPU time importing the student's file may use (0: no limit)
 
 
 def worker_main(conn: Connection, spec: WorkerSpec) -> None:
     """Entry point of a forked worker; never returns normally."""
     os.setsid()
-    _isolate(spec)
-    loaded = _load(spec.student_file, spec.module_name)
+    _redirect_output(spec)
+    # Probes are the grader's code: loaded before the sandbox hides the graders' folder.
     probes = [_load(p, f"{spec.module_name}_probes{i}") for i, p in enumerate(spec.probe_files)]
+    refusal = _enter_sandbox(spec, conn.fileno())
+    _isolate(spec)
+    if spec.import_seconds:
+        set_call_cpu_budget(spec.import_seconds)
+    loaded = _Loaded(None, refusal) if refusal else _load(spec.student_file, spec.module_name)
     while True:
         try:
             raw = conn.recv_bytes()
         except (EOFError, OSError):
             os._exit(0)
         request = _wire.decode(raw)
+        if request.get("cpu"):
+            set_call_cpu_budget(float(request["cpu"]))
         reply = _answer(request, loaded, probes)
         reply["id"] = request.get("id")
         try:
@@ -65,22 +80,74 @@ def worker_main(conn: Connection, spec: WorkerSpec) -> None:
         conn.send_bytes(data)
 
 
-def _isolate(spec: WorkerSpec) -> None:
-    os.chdir(spec.scratch_dir)
-    sys.path[:] = [p for p in sys.path if p not in ("", ".", os.getcwd())]
+def _redirect_output(spec: WorkerSpec) -> None:
     log = os.open(os.path.join(spec.scratch_dir, "output.log"),
                   os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.close(log)
+    limit = spec.sandbox.limits.output_bytes
+    sys.stdout = _CappedStream(1, limit)
+    sys.stderr = _CappedStream(2, limit)
+
+
+def _enter_sandbox(spec: WorkerSpec, conn_fd: int) -> dict[str, Any] | None:
+    """None when isolated as asked, else the error every request will get."""
+    try:
+        enter_sandbox(spec.sandbox, Path(spec.scratch_dir), keep_fds=(conn_fd,))
+    except SandboxError as exc:
+        return {"type": "SandboxError", "mro": ["SandboxError"], "frames": [],
+                "message": f"the grader could not isolate your code, so it was not run: {exc}",
+                "exit_code": None}
+    return None
+
+
+def _isolate(spec: WorkerSpec) -> None:
+    os.chdir(spec.scratch_dir)
+    sys.path[:] = [p for p in sys.path if p not in ("", ".", os.getcwd())]
+    env = worker_environment()
+    env.update(HOME=spec.scratch_dir, TMPDIR=spec.scratch_dir, MPLCONFIGDIR=spec.scratch_dir,
+               XDG_CACHE_HOME=spec.scratch_dir)
+    os.environ.clear()
+    os.environ.update(env)
     warnings.resetwarnings()
     warnings.simplefilter("default")
     torch.set_num_threads(max(1, spec.threads))
-    if spec.memory_bytes:
+    memory = spec.sandbox.limits.memory_bytes or spec.memory_bytes
+    if memory:
         import resource
 
         with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_AS, (spec.memory_bytes, spec.memory_bytes))
+            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+
+
+class _CappedStream(io.TextIOBase):
+    """sys.stdout/stderr of the worker: keeps the first ``limit`` bytes, drops the rest."""
+
+    def __init__(self, fd: int, limit: int) -> None:
+        self._fd, self._left, self._told = fd, limit or (1 << 62), False
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def isatty(self) -> bool:
+        return False
+
+    def write(self, text: str) -> int:
+        data = str(text).encode("utf-8", errors="replace")
+        if len(data) > self._left:
+            data = data[:self._left]
+            if not self._told:
+                data += b"\n[output truncated]\n"
+                self._told = True
+        self._left -= min(self._left, len(data))
+        with contextlib.suppress(OSError):
+            while data:
+                data = data[os.write(self._fd, data):]
+        return len(text)
 
 
 @dataclass

@@ -1,0 +1,108 @@
+"""Throughput of `loopgrader grade` with --jobs 1 and --jobs 2, and the per-pair overhead.
+
+N students each submit the reference solutions of lesson 1.2 and of a second built lesson (2.3
+when it is built, else 1.5). For each job count the batch is graded from scratch; reported:
+wall time, pairs per minute, the graders' own test time (the durations pytest measured, summed
+over pairs), and the overhead per pair beyond it, with and without the one-off start of the
+grader hosts. For comparison, one pair graded the way `check` does it (a cold host).
+
+Usage: python benchmarks/bench_batch.py [--students 8] [--isolation auto]
+Goals: --jobs 2 at least 1.7x faster than --jobs 1; overhead at most 0.3 s per pair.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+
+from loopgrader.batch import BatchOptions, grade_batch
+from loopgrader.catalog import Course, Lesson, load_course
+from loopgrader.runner import grade_lessons, new_host
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def pick_lessons(course: Course) -> list[Lesson]:
+    ready = {lesson.id: lesson for lesson in course.lessons if lesson.ready and lesson.file}
+    second = "2.3" if "2.3" in ready and (REPO / "graders" / "2.3").is_dir() else "1.5"
+    return [ready["1.2"], ready[second]]
+
+
+def make_submissions(folder: Path, lessons: list[Lesson], students: int) -> None:
+    for i in range(students):
+        for lesson in lessons:
+            assert lesson.reference is not None and lesson.file is not None
+            target = folder / f"student{i:03d}" / lesson.id / lesson.file
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(lesson.reference, target)
+
+
+def host_start_seconds() -> float:
+    started = time.perf_counter()
+    with new_host():
+        return time.perf_counter() - started
+
+
+def cpu_of_children() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def run(course: Course, subs: Path, out: Path, jobs: int, isolation: str,
+        lessons: str) -> tuple[float, float, int, str, float]:
+    cpu = cpu_of_children()
+    started = time.perf_counter()
+    summary = grade_batch(course, BatchOptions(subs, out, lessons=lessons, jobs=jobs,
+                                               isolation=isolation, device="cpu"))
+    wall = time.perf_counter() - started
+    db = sqlite3.connect(out / "gradebook.sqlite")
+    tests, bad = db.execute("SELECT sum(duration_s), sum(status != 'graded' OR "
+                            "exercise_score < exercise_max) FROM pairs").fetchone()
+    if bad:
+        raise SystemExit(f"{bad} reference pairs did not get full marks: the course is broken")
+    return wall, float(tests), summary.pairs, summary.isolation, cpu_of_children() - cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--students", type=int, default=8)
+    parser.add_argument("--isolation", default="auto")
+    args = parser.parse_args()
+    course = load_course(REPO)
+    lessons = pick_lessons(course)
+    selector = ",".join(lesson.id for lesson in lessons)
+    print(f"lessons {selector}, {args.students} students, {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f} at start")
+    with tempfile.TemporaryDirectory() as tmp:
+        subs = Path(tmp) / "subs"
+        make_submissions(subs, lessons, args.students)
+        startup = host_start_seconds()
+        print(f"grader host start-up: {startup:.2f} s (paid once per job slot)")
+        started = time.perf_counter()
+        single = grade_lessons(course, lessons[:1], subs / "student000", device="cpu")
+        cold = time.perf_counter() - started
+        print(f"one pair graded like `check` (cold host): {cold:.2f} s, of which tests "
+              f"{single.results[lessons[0].id].duration_s:.2f} s")
+        walls = {}
+        for jobs in (1, 2):
+            wall, tests, pairs, isolation, cpu = run(course, subs, Path(tmp) / f"out{jobs}",
+                                                     jobs, args.isolation, selector)
+            walls[jobs] = wall
+            overhead = (wall * jobs - tests) / pairs
+            steady = (wall * jobs - startup * jobs - tests) / pairs
+            print(f"--jobs {jobs}: {wall:.1f} s for {pairs} pairs = {pairs / wall * 60:.1f} "
+                  f"pairs/min; tests {tests:.1f} s; overhead per pair {overhead:.2f} s "
+                  f"({steady:.2f} s without host start-up); CPU {cpu:.1f} s "
+                  f"({cpu / wall:.2f} cores busy on average); isolation {isolation}")
+    print(f"speed-up --jobs 2 vs 1: {walls[1] / walls[2]:.2f}x (goal >= 1.7x); "
+          f"load average {os.getloadavg()[0]:.1f} at end")
+
+
+if __name__ == "__main__":
+    main()

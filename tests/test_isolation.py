@@ -1,0 +1,185 @@
+"""Worker isolation: what a sandboxed worker can and cannot reach, and the process cleanup.
+
+The namespace tests fork a child that isolates itself exactly as a worker does and reports what
+it could do; they run where the ``namespaces`` level is available (Linux, root).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from loopgrader.isolation import (
+    UID_BASE,
+    Limits,
+    SandboxSpec,
+    detect_isolation,
+    enter_sandbox,
+    hidden_paths,
+    kill_uid,
+    sweep_descendants,
+    worker_environment,
+)
+
+LEVEL = detect_isolation()
+needs_namespaces = pytest.mark.skipif(LEVEL != "namespaces",
+                                      reason="the namespaces level needs Linux and root")
+
+
+def test_worker_environment_keeps_only_what_running_python_needs() -> None:
+    env = worker_environment({"PATH": "/bin", "AWS_SECRET_ACCESS_KEY": "k", "GITHUB_TOKEN": "t",
+                              "LOOPGRADER_COURSE": "/c", "HOME": "/root", "LANG": "C.UTF-8"})
+    assert env["PATH"] == "/bin" and env["LOOPGRADER_COURSE"] == "/c"
+    assert "AWS_SECRET_ACCESS_KEY" not in env and "GITHUB_TOKEN" not in env
+    assert "HOME" not in env and env["OMP_NUM_THREADS"] == "1"
+
+
+def test_hidden_paths_spare_what_python_needs(tmp_path: Path) -> None:
+    course = tmp_path / "course"
+    for name in ("graders", "quizzes", "src/pkg", "venv/lib"):
+        (course / name).mkdir(parents=True)
+    (course / "course.yaml").write_text("x")
+    hidden = hidden_paths([course, tmp_path / "missing"], keep=[course / "src"])
+    assert set(hidden) == {str(course / "graders"), str(course / "quizzes"),
+                           str(course / "venv"), str(course / "course.yaml")}
+
+
+def test_limits_round_trip_and_reject_unknown_levels() -> None:
+    limits = Limits(cpu_seconds=5, memory_bytes=1 << 30)
+    assert Limits.from_dict({**limits.to_dict(), "unknown": 1}) == limits
+    with pytest.raises(ValueError, match="isolation must be"):
+        detect_isolation("docker")
+    assert detect_isolation("limits") == "limits"
+
+
+def in_sandbox(scratch: Path, spec: SandboxSpec, probe: Callable[[], dict[str, object]]
+               ) -> dict[str, object]:
+    """Fork, isolate the child as a worker is isolated, run ``probe`` there, return its report."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read)
+        try:
+            enter_sandbox(spec, scratch, keep_fds=(write,))
+            report = probe()
+        except BaseException as exc:
+            report = {"error": f"{type(exc).__name__}: {exc}"}
+        os.write(write, json.dumps(report).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as handle:
+        data = handle.read()
+    os.waitpid(pid, 0)
+    return dict(json.loads(data))
+
+
+def _attempt(action: Callable[[], object]) -> str:
+    try:
+        action()
+    except OSError as exc:
+        return type(exc).__name__
+    return "allowed"
+
+
+@needs_namespaces
+def test_a_sandboxed_worker_reaches_only_its_scratch_folder(tmp_path: Path) -> None:
+    secret = tmp_path / "graders"
+    secret.mkdir()
+    (secret / "reference.py").write_text("ANSWER = 42\n")
+    scratch = Path(tempfile.mkdtemp(prefix="loopgrader-test-scratch-"))
+    outside = Path(__file__).resolve().parent / "isolation-probe.txt"
+    mounts_before = Path("/proc/self/mountinfo").read_text()
+
+    def probe() -> dict[str, object]:
+        (scratch / "mine.txt").write_text("ok")
+        connect = socket.socket()
+        connect.settimeout(2)
+        return {
+            "uid": os.getuid(),
+            "reference": _attempt(lambda: (secret / "reference.py").read_text()),
+            "write_outside": _attempt(lambda: outside.write_text("x")),
+            "write_real_tmp": _attempt(lambda: (tmp_path / "x").write_text("x")),
+            "network": _attempt(lambda: connect.connect(("1.1.1.1", 80))),
+            "kill_init": _attempt(lambda: os.kill(1, signal.SIGTERM)),
+            "import_stdlib": _attempt(lambda: __import__("sqlite3")),
+            "fd_limit": __import__("resource").getrlimit(__import__("resource").RLIMIT_NPROC)[0],
+        }
+
+    try:
+        report = in_sandbox(scratch, SandboxSpec("namespaces", Limits(processes=32),
+                                                 hidden=(str(secret),)), probe)
+        wrote = (scratch / "mine.txt").read_text()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    assert "error" not in report, report
+    assert int(str(report["uid"])) >= UID_BASE
+    assert report["reference"] in ("FileNotFoundError", "PermissionError")
+    assert report["write_outside"] in ("PermissionError", "OSError")
+    assert report["write_real_tmp"] != "allowed" and report["network"] != "allowed"
+    assert report["kill_init"] == "PermissionError"
+    assert report["import_stdlib"] == "allowed"
+    assert report["fd_limit"] == 32
+    assert wrote == "ok"  # the real scratch folder was written
+    assert not outside.exists() and not (tmp_path / "x").exists()
+    assert Path("/proc/self/mountinfo").read_text() == mounts_before  # the host is untouched
+
+
+@needs_namespaces
+def test_kill_uid_reaches_processes_that_left_their_group() -> None:
+    uid = UID_BASE - 12_345  # below every worker uid (UID_BASE + pid): never a live worker
+    child = subprocess.Popen(["sleep", "60"], user=uid, start_new_session=True)
+    try:
+        assert kill_uid(uid) >= 1
+        assert child.wait(10) == -signal.SIGKILL
+    finally:
+        child.kill()
+
+
+def test_sweep_descendants_kills_a_process_tree_but_spares_what_it_is_told() -> None:
+    script = ("import subprocess, sys, time\n"
+              "for _ in range(2):\n"
+              "    subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+              "print('ready', flush=True); time.sleep(60)\n")
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+    try:
+        assert parent.stdout is not None and parent.stdout.readline() == b"ready\n"
+        children = [int(p) for p in _children(parent.pid, 2)]
+        assert sweep_descendants(parent.pid, keep=children[:1]) == 1
+        deadline = time.monotonic() + 5
+        while _running(children[1]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _running(children[1]) and _running(children[0])
+        assert parent.poll() is None  # the root itself is never killed
+    finally:
+        sweep_descendants(parent.pid)
+        parent.kill()
+        parent.wait(10)
+        assert parent.stdout is not None
+        parent.stdout.close()
+
+
+def _children(pid: int, count: int) -> list[str]:
+    deadline = time.monotonic() + 10
+    found: list[str] = []
+    while len(found) < count and time.monotonic() < deadline:
+        found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        time.sleep(0.05)
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
