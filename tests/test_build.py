@@ -75,6 +75,22 @@ def test_quizzes_are_hashed_and_stubs_fingerprinted(student_repo: Path) -> None:
     manifest = yaml.safe_load((student_repo / "course.yaml").read_text())
     points = {entry["id"]: entry.get("points") for entry in manifest["lessons"]}
     assert points["1.2"] == 20  # the hidden test's point is not in the students' total
+    # 2.3's graders import instructor-only helpers optionally: its public tests ship
+    assert points["2.3"] >= 20 and (student_repo / "graders/2.3/test_neural_net.py").is_file()
+    assert not (student_repo / "graders/2.3/twolayer_math.py").exists()
+
+
+def test_only_a_required_import_of_an_instructor_only_module_keeps_a_file_out() -> None:
+    from loopgrader.build_student import _imports_any
+
+    private = {"secret_math"}
+    assert _imports_any("from secret_math import bugs\n", private)
+    assert _imports_any("import secret_math\n", private)
+    assert _imports_any("try:\n    import secret_math\nexcept ValueError:\n    pass\n", private)
+    assert not _imports_any("try:\n    from secret_math import bugs\nexcept ImportError:\n"
+                            "    bugs = None\n", private)
+    assert not _imports_any("try:\n    import secret_math\nexcept (ModuleNotFoundError, "
+                            "OSError):\n    secret_math = None\n", private)
 
 
 def _workflow_runs(repo: Path) -> list[str]:

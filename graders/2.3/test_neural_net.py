@@ -13,11 +13,10 @@ from typing import Any
 
 import pytest
 import torch
-from twolayer_math import (
+from twolayer_problems import (
     NAMES,
     Params,
     as_params,
-    bugs_for,
     flat,
     forward,
     make_problem,
@@ -36,6 +35,13 @@ from loopgrader.checks import (
 from loopgrader.checks.guards import NO_AUTOGRAD_MESSAGE
 from loopgrader.checks.source import assert_no_forbidden
 from loopgrader.failures import StudentError
+
+try:  # instructor grading names the student's exact bug; the students' copy checks without it
+    from twolayer_math import bugs_for
+except ImportError:
+    def bugs_for(name: str, params: Params, X: torch.Tensor, y: torch.Tensor
+                 ) -> dict[str, torch.Tensor]:
+        return {}
 
 N, D, H, OUT = 7, 4, 5, 3
 

@@ -77,13 +77,27 @@ def _private_modules(folder: Path) -> set[str]:
 
 
 def _imports_any(source: str, names: set[str]) -> bool:
+    """Whether ``source`` needs one of the modules ``names``: an import of one counts unless it
+    sits in a ``try`` whose ``except ImportError`` lets the file run without it."""
     tree = ast.parse(source)
+    optional = {id(node) for block in ast.walk(tree) if isinstance(block, ast.Try)
+                and any(_catches_import_error(h) for h in block.handlers)
+                for stmt in block.body for node in ast.walk(stmt)}
     for node in ast.walk(tree):
+        if id(node) in optional:
+            continue
         if isinstance(node, ast.ImportFrom) and node.module in names:
             return True
         if isinstance(node, ast.Import) and any(a.name in names for a in node.names):
             return True
     return False
+
+
+def _catches_import_error(handler: ast.ExceptHandler) -> bool:
+    caught = handler.type
+    kinds = caught.elts if isinstance(caught, ast.Tuple) else [caught]
+    return any(isinstance(k, ast.Name) and k.id in ("ImportError", "ModuleNotFoundError")
+               for k in kinds)
 
 
 def _copy_graders(course: Course, out: Path) -> dict[str, list[str]]:

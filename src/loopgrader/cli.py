@@ -1,11 +1,12 @@
 """The command line: thin click commands that forward to plain functions and print results.
 
 Errors become messages and exit codes in ``cli_guard``. The quiz and batch commands live in
-``quiz_cli`` and ``batch_cli`` and are registered here.
+``quiz_cli`` and ``batch_cli``; ``LazyGroup`` imports them when they are used.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
@@ -33,7 +34,26 @@ course_option = click.option("--course", "course_dir", type=click.Path(file_okay
 debug_option = click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
 
 
-@click.group()
+LAZY_COMMANDS = {"quiz": "loopgrader.quiz_cli:quiz_command",
+                 "grade": "loopgrader.batch_cli:grade_command",
+                 "merge": "loopgrader.batch_cli:merge_command"}
+
+
+class LazyGroup(click.Group):
+    """A group whose larger commands are imported only when used (``check`` starts faster)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS:
+            module, name = LAZY_COMMANDS[cmd_name].split(":")
+            command: click.Command = getattr(importlib.import_module(module), name)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup)
 @click.version_option(__version__, prog_name="loopgrader")
 def cli() -> None:
     """Grade exercises and quizzes of "Learn the Training Loop with PyTorch"."""
@@ -57,7 +77,7 @@ def cli() -> None:
 @debug_option
 def check(lesson: str, submission: Path | None, fmt: str, out: Path | None, only_started: bool,
           timeout: float, device: str, course_dir: Path | None, debug: bool) -> None:
-    """Grade LESSON (e.g. 1.2), a module (e.g. 1) or all."""
+    """Grade LESSON: a lesson such as 1.2, a module such as 1, or all."""
     from loopgrader._fs import atomic_write_text
     from loopgrader.check import run_check
     from loopgrader.junit import check_junit
@@ -203,15 +223,6 @@ def build_gradescope_command(out: Path, course_dir: Path | None, debug: bool) ->
     click.echo(f"Gradescope autograder written to {path}")
 
 
-def _register() -> None:
-    from loopgrader.batch_cli import grade_command, merge_command
-    from loopgrader.quiz_cli import quiz_command
-
-    for command in (quiz_command, grade_command, merge_command):
-        cli.add_command(command)
-
-
-_register()
 
 
 def main() -> None:
