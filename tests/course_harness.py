@@ -7,9 +7,10 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from loopgrader._host import GraderHost
 from loopgrader.catalog import Course, Lesson
 from loopgrader.results import LessonResult
-from loopgrader.runner import grade_lessons
+from loopgrader.runner import RunOptions, default_limits, run_graders
 
 REPO = Path(__file__).resolve().parents[1]
 LESSONS_DIR = Path(__file__).resolve().parent / "lessons"
@@ -44,13 +45,19 @@ def alternatives(lesson: str) -> list[Path]:
     return sorted((LESSONS_DIR / lesson / "alternatives").glob("*.py"))
 
 
-def grade_file(course: Course, lesson: Lesson, source: Path, tmp: Path) -> LessonResult:
-    """Grade ``source`` as the student's file of ``lesson`` (in a fresh submission root)."""
+OPTIONS = RunOptions(device="cpu", timeout=60, limits=default_limits(60))
+
+
+def grade_file(course: Course, lesson: Lesson, source: Path, tmp: Path,
+               host: GraderHost) -> LessonResult:
+    """Grade ``source`` as the student's file of ``lesson`` (in a fresh submission root), in a
+    fresh grader run forked from ``host`` (the path ``check`` and ``grade`` share; a warm host
+    spares each of the hundreds of runs the start of Python and torch)."""
     assert lesson.file is not None
     target = tmp / "submission" / lesson.id / lesson.file
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, target)
-    run = grade_lessons(course, [lesson], tmp / "submission", device="cpu", timeout=60)
+    run = run_graders(host, course, [lesson], tmp / "submission", OPTIONS)
     return run.results[lesson.id]
 
 
