@@ -136,6 +136,32 @@ def test_a_sandboxed_worker_reaches_only_its_scratch_folder(tmp_path: Path) -> N
 
 
 @needs_namespaces
+def test_python_folders_inside_tmp_stay_importable_and_nothing_else_does(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CI runner may keep the virtual environment in /tmp, which workers get a private copy
+    of: Python's own folders are bound back into it, and only they."""
+    base = Path(tempfile.mkdtemp(prefix="loopgrader-test-venv-"))
+    scratch = Path(tempfile.mkdtemp(prefix="loopgrader-test-scratch-"))
+    try:
+        (base / "site" / "lg_probe_pkg").mkdir(parents=True)
+        (base / "site" / "lg_probe_pkg" / "__init__.py").write_text("VALUE = 7\n")
+        (base / "secret.txt").write_text("not for workers")
+        monkeypatch.syspath_prepend(str(base / "site"))
+
+        def probe() -> dict[str, object]:
+            import importlib
+
+            return {"value": importlib.import_module("lg_probe_pkg").VALUE,
+                    "secret": _attempt(lambda: (base / "secret.txt").read_text())}
+
+        report = in_sandbox(scratch, SandboxSpec("namespaces"), probe)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
+    assert report == {"value": 7, "secret": "FileNotFoundError"}, report
+
+
+@needs_namespaces
 def test_kill_uid_reaches_processes_that_left_their_group() -> None:
     uid = UID_BASE - 12_345  # below every worker uid (UID_BASE + pid): never a live worker
     child = subprocess.Popen(["sleep", "60"], user=uid, start_new_session=True)

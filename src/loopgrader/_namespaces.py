@@ -55,15 +55,44 @@ def isolate_filesystem(scratch: Path, hidden: Iterable[str], private: Iterable[s
         _make_reachable(libc, reachable)
         for path in hidden:
             _cover(libc, path)
+        python = _outermost(os.path.realpath(p) for p in reachable if p and os.path.exists(p))
         for folder in private:
             if os.path.isdir(folder) and not os.path.islink(folder):
-                _mount(libc, "tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV,
-                       "size=64m,nr_inodes=4096,mode=1777")
+                _make_private(libc, folder, [p for p in python if _inside(p, folder)])
         if not _same_folder(scratch, keep):
             scratch.mkdir(parents=True, exist_ok=True)
             _mount(libc, f"/proc/self/fd/{keep}", str(scratch), None, MS_BIND | MS_REC)
     finally:
         os.close(keep)
+
+
+def _make_private(libc: ctypes.CDLL, folder: str, keep: list[str]) -> None:
+    """Cover ``folder`` with a small private tmpfs; bind back the folders of ``keep`` (Python's
+    own, when the interpreter or a virtual environment lives in /tmp, as on a CI runner)."""
+    handles = [(path, os.open(path, os.O_PATH)) for path in keep]
+    try:
+        _mount(libc, "tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV,
+               "size=64m,nr_inodes=4096,mode=1777")
+        for path, fd in handles:
+            if os.path.isdir(f"/proc/self/fd/{fd}"):
+                os.makedirs(path, mode=0o755, exist_ok=True)
+            else:
+                os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+                open(path, "x").close()
+            _mount(libc, f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+    finally:
+        for _, fd in handles:
+            os.close(fd)
+
+
+def _outermost(paths: Iterable[str]) -> list[str]:
+    """The paths not inside another of them."""
+    unique = sorted(set(paths))
+    return [p for p in unique if not any(_inside(p, other) for other in unique if other != p)]
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def _loopback_up() -> None:

@@ -253,10 +253,7 @@ def kill_uid(uid: int) -> int:
                 if s.get("Uid", "").split()[:1] == [str(uid)] and "Pid" in s]
         if not pids:
             break
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-                killed += 1
+        killed += _kill(pids)
     return killed
 
 
@@ -278,11 +275,18 @@ def sweep_descendants(root: int, keep: Iterable[int] = ()) -> int:
                     todo.append(child)
         if not doomed:
             break
-        for pid in doomed:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-                killed += 1
+        killed += _kill(doomed)
         _reap(doomed)
+    return killed
+
+
+def _kill(pids: Iterable[int]) -> int:
+    """SIGKILL each of ``pids`` that still exists and may be signalled; how many were."""
+    killed = 0
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+            killed += 1
     return killed
 
 
