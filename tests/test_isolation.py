@@ -125,7 +125,8 @@ def test_a_sandboxed_worker_reaches_only_its_scratch_folder(tmp_path: Path) -> N
     assert "error" not in report, report
     assert int(str(report["uid"])) >= UID_BASE
     assert report["reference"] in ("FileNotFoundError", "PermissionError")
-    assert report["write_outside"] in ("PermissionError", "OSError")
+    # refused, or not even there (the checkout may sit in /tmp, which the worker sees privately)
+    assert report["write_outside"] in ("PermissionError", "OSError", "FileNotFoundError")
     assert report["write_real_tmp"] != "allowed" and report["network"] != "allowed"
     assert report["kill_init"] == "PermissionError"
     assert report["import_stdlib"] == "allowed"
