@@ -25,7 +25,7 @@ from pathlib import Path
 
 from loopgrader.batch import BatchOptions, grade_batch
 from loopgrader.catalog import Course, Lesson, load_course
-from loopgrader.runner import grade_lessons, new_host
+from loopgrader.runner import grade_lessons, may_build_optimizers, new_host
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -45,9 +45,9 @@ def make_submissions(folder: Path, lessons: list[Lesson], students: int) -> None
             shutil.copyfile(lesson.reference, target)
 
 
-def host_start_seconds() -> float:
+def host_start_seconds(lessons: list[Lesson]) -> float:
     started = time.perf_counter()
-    with new_host():
+    with new_host(optimizers=may_build_optimizers(lessons)):
         return time.perf_counter() - started
 
 
@@ -119,7 +119,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         subs = Path(tmp) / "subs"
         make_submissions(subs, lessons, args.students)
-        startup = host_start_seconds()
+        startup = host_start_seconds(lessons)
         print(f"grader host start-up: {startup:.2f} s (paid once per job slot)")
         started = time.perf_counter()
         single = grade_lessons(course, lessons[:1], subs / "student000", device="cpu")

@@ -36,7 +36,13 @@ from loopgrader.errors import CourseError, LoopgraderError, SubmissionError, Usa
 from loopgrader.gradebook import Gradebook, PairRecord, open_gradebook
 from loopgrader.isolation import Limits, detect_isolation, hidden_paths
 from loopgrader.quiz_model import Quiz
-from loopgrader.runner import GraderTimeout, RunOptions, new_host, run_graders
+from loopgrader.runner import (
+    GraderTimeout,
+    RunOptions,
+    may_build_optimizers,
+    new_host,
+    run_graders,
+)
 from loopgrader.started import fingerprint, stub_fingerprints
 
 __all__ = ["BatchOptions", "BatchSummary", "Listener", "grade_batch", "in_shard", "parse_shard",
@@ -190,7 +196,9 @@ def _run_all(context: _Context, tasks: list[_Task], book: Gradebook, run_id: int
     results: queue.SimpleQueue[tuple[_Task, list[PairRecord] | BaseException]] = \
         queue.SimpleQueue()
     stop = threading.Event()
-    hosts = [new_host() for _ in range(max(1, min(context.options.jobs, len(tasks))))]
+    optimizers = may_build_optimizers(tasks[0].lessons) if tasks else False
+    hosts = [new_host(optimizers=optimizers)
+             for _ in range(max(1, min(context.options.jobs, len(tasks))))]
     threads = [threading.Thread(target=_slot, args=(host, context, todo, results, stop),
                                 name=f"loopgrader-slot-{i}", daemon=True)
                for i, host in enumerate(hosts)] if tasks else []

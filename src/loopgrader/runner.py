@@ -92,27 +92,25 @@ def grader_environment() -> dict[str, str]:
 
 def new_host(*, optimizers: bool = True) -> GraderHost:
     """A grader host (not started yet) with the grader environment. ``optimizers``: it and its
-    workers preload what torch.optim needs (1-2 s once, instead of in every run that needs it);
-    a host for one run of lessons that build no optimizer starts faster without."""
+    workers preload what torch.optim needs (1-2 s once, instead of in every run and worker that
+    builds an optimizer); lessons that build none start faster without."""
     return GraderHost(grader_environment(), optimizers=optimizers)
 
 
 def may_build_optimizers(lessons: Sequence[Lesson]) -> bool:
-    """Whether a run of ``lessons`` is likely to build torch optimizers: more than one lesson,
-    or a lesson whose reference, probes or graders mention them. Only speed depends on it."""
-    if len(lessons) != 1:
-        return True
-    lesson = lessons[0]
-    files = list(lesson.graders_dir.glob("*.py"))
-    if lesson.reference is not None:
-        files.append(lesson.reference)
-    for path in files:
-        try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return True
-        if "optim" in text or "lr_scheduler" in text:
-            return True
+    """Whether grading ``lessons`` is likely to build torch optimizers: one of them has graders
+    or a reference that mention them. Only speed depends on it (see :func:`new_host`)."""
+    for lesson in lessons:
+        files = list(lesson.graders_dir.glob("*.py"))
+        if lesson.reference is not None:
+            files.append(lesson.reference)
+        for path in files:
+            try:
+                text = path.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                return True
+            if "optim" in text or "lr_scheduler" in text:
+                return True
     return False
 
 
