@@ -111,6 +111,64 @@ def test_a_run_killed_with_sigkill_keeps_what_it_finished(tmp_path: Path) -> Non
     assert sorted(rows(out)) == ["a_good", "b_wrong", "c_good", "d_wrong", "e_slow"]
 
 
+def test_ctrl_c_stops_cleanly_keeps_what_it_finished_and_leaves_no_process(
+        tmp_path: Path) -> None:
+    course = make_course(tmp_path / "course")
+    subs = tmp_path / "subs"
+    for name in ("a_good", "b_wrong", "c_good"):
+        add_submission(subs, name, name.split("_")[1])
+    for name in ("d_slow", "e_slow", "f_slow"):
+        write_file(subs, name, "import time\ntime.sleep(20)\n\ndef add(a, b):\n    return a + b\n")
+    out = tmp_path / "out"
+    script = ("import sys\nfrom loopgrader.batch_cli import grade_command\n"
+              "grade_command(sys.argv[1:])\n")
+    proc = subprocess.Popen([sys.executable, "-c", script, str(subs), "--out", str(out),
+                             "--course", str(course), "--isolation", "limits", "--jobs", "2",
+                             "--timeout", "60"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and len(_finished(out)) < 3:
+        time.sleep(0.05)
+    time.sleep(1.0)  # both slots are now inside a slow student's import
+    hosts = _hosts_of(proc.pid)
+    assert len(hosts) == 2, hosts
+    os.kill(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=90)
+    assert proc.returncode == 130, err
+    assert "interrupted: every submission graded so far is saved" in err and "Traceback" not in err
+    assert sorted(_finished(out)) == ["a_good", "b_wrong", "c_good"]
+    gone = time.monotonic() + 10
+    while time.monotonic() < gone and any(Path(f"/proc/{pid}").exists() for pid in hosts):
+        time.sleep(0.1)
+    assert not [pid for pid in hosts if _alive(pid)], "grader hosts outlived the interrupted batch"
+    db = sqlite3.connect(out / "gradebook.sqlite")
+    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    run = db.execute("SELECT finished_at FROM runs").fetchall()
+    assert run == [(None,)]  # the interrupted run is recorded as unfinished
+
+
+def _hosts_of(parent: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if int(stat[1]) == parent and b"loopgrader._host" in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 def _finished(out: Path) -> list[str]:
     try:
         db = sqlite3.connect(f"file:{out / 'gradebook.sqlite'}?mode=ro", uri=True, timeout=1)
