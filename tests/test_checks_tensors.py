@@ -82,6 +82,15 @@ def test_gradient_bugs_are_named(factor: float, phrase: str) -> None:
     assert "median got/expected ratio" in err.message
 
 
+def test_a_median_ratio_alone_names_no_bug() -> None:
+    """Half the entries doubled and half tripled: the median is 2, but no factor 2 explains it."""
+    true = torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], dtype=torch.float64)
+    got = true * torch.tensor([2.0, 2.0, 2.0, 2.0, 3.0, 3.0], dtype=torch.float64)
+    err = failure(assert_gradient_close, got, true, "dL/dw")
+    assert err.hint is None, err.hint
+    assert "median got/expected ratio 2" in err.message
+
+
 def test_transposed_gradient_is_named() -> None:
     true = torch.arange(6.0, dtype=torch.float64).reshape(2, 3)
     err = failure(assert_gradient_close, true.T.contiguous(), true, "dW")

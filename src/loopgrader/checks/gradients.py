@@ -52,7 +52,10 @@ class GradientReport:
     bug: str | None
 
 
-def _ratio_bug(ratio: float | None, batch_size: int | None) -> str | None:
+def _ratio_bug(ratio: float | None, batch_size: int | None, got: torch.Tensor,
+               expected: torch.Tensor, atol: float) -> str | None:
+    """The bug a constant factor between ``got`` and ``expected`` points to; named only when
+    every entry shows that factor (a median alone can be a coincidence)."""
     if ratio is None:
         return None
     named = {-1.0: "the sign is flipped (did you write prediction - target where target - "
@@ -65,7 +68,8 @@ def _ratio_bug(ratio: float | None, batch_size: int | None) -> str | None:
         named[1.0 / batch_size] = (f"it is 1/{batch_size} of the true gradient: you divided by "
                                    "the batch size twice (or used one sample only)")
     for value, text in named.items():
-        if abs(ratio - value) <= 0.02 * abs(value):
+        if abs(ratio - value) <= 0.02 * abs(value) \
+                and torch.allclose(got, value * expected, rtol=0.02, atol=atol * 10):
             return text
     return None
 
@@ -87,7 +91,7 @@ def diagnose_gradient(got: torch.Tensor, expected: torch.Tensor, *, rtol: float,
             bug = name
             break
     if bug is None and bool(bad.any()):
-        bug = _ratio_bug(ratio, batch_size)
+        bug = _ratio_bug(ratio, batch_size, a, b, atol)
     rel = diff / b.abs().clamp_min(1e-12)
     return GradientReport(float(diff.max()) if diff.numel() else 0.0,
                           float(rel.max()) if rel.numel() else 0.0,
