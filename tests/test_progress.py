@@ -65,3 +65,16 @@ def test_a_new_attempt_never_touches_earlier_files(tmp_path: Path) -> None:
 def test_empty_history(tmp_path: Path) -> None:
     progress = load_progress(tmp_path)
     assert progress.attempts == () and progress.problems == ()
+
+
+def test_atomic_writes_leave_the_mode_a_plain_write_would(tmp_path: Path) -> None:
+    from loopgrader._fs import atomic_write_text
+
+    fresh = tmp_path / "report.html"
+    atomic_write_text(fresh, "<p>hi</p>")
+    plain = tmp_path / "plain.html"
+    plain.write_text("<p>hi</p>")
+    assert fresh.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
+    plain.chmod(0o640)
+    atomic_write_text(plain, "<p>again</p>")
+    assert plain.stat().st_mode & 0o777 == 0o640 and plain.read_text() == "<p>again</p>"
