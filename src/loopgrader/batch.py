@@ -34,11 +34,12 @@ from loopgrader.batch_stage import Staged, Submission, discover, safe_name, stag
 from loopgrader.catalog import Course, Lesson, select_lessons
 from loopgrader.errors import CourseError, LoopgraderError, SubmissionError, UsageError
 from loopgrader.gradebook import Gradebook, PairRecord, open_gradebook
-from loopgrader.isolation import Limits, detect_isolation, hidden_paths
+from loopgrader.isolation import detect_isolation, hidden_paths
 from loopgrader.quiz_model import Quiz
 from loopgrader.runner import (
     GraderTimeout,
     RunOptions,
+    default_limits,
     may_build_optimizers,
     new_host,
     run_graders,
@@ -168,7 +169,7 @@ def _run_options(course: Course, options: BatchOptions, isolation: str) -> RunOp
     memory = options.memory_bytes
     if memory is None:
         memory = 4 << 30 if options.device == "cpu" else 0
-    limits = Limits(cpu_seconds=int(max(600.0, options.timeout * 20)), memory_bytes=memory)
+    limits = default_limits(options.timeout, memory)
     hidden = hidden_paths([course.root, options.out, options.submissions]) \
         if isolation == "namespaces" else ()
     return RunOptions(device=options.device, timeout=options.timeout, memory_bytes=memory,

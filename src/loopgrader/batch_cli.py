@@ -10,8 +10,7 @@ from pathlib import Path
 import click
 
 from loopgrader.batch import BatchOptions, BatchSummary, grade_batch, parse_shard
-from loopgrader.catalog import Course, find_course_root, load_course
-from loopgrader.cli_guard import guarded
+from loopgrader.cli_common import course_option, debug_option, guarded, load_course_from
 from loopgrader.exports import export_gradebook
 from loopgrader.gradebook import merge_gradebooks
 from loopgrader.progressbar import make_listener
@@ -20,10 +19,6 @@ __all__ = ["grade_command", "merge_command"]
 
 INTERRUPTED = ("every submission graded so far is saved in the gradebook; run the same "
                "command again to resume")
-
-
-def _course(course_dir: Path | None) -> Course:
-    return load_course(find_course_root(Path.cwd(), course_dir))
 
 
 def _summary_text(summary: BatchSummary, out: Path) -> str:
@@ -55,16 +50,15 @@ def _summary_text(summary: BatchSummary, out: Path) -> str:
               help="How student code is sandboxed (auto: the strongest available).")
 @click.option("--memory-mb", type=click.IntRange(min=0), default=None,
               help="Address-space limit per worker in MiB (default 4096 on cpu; 0: none).")
-@click.option("--course", "course_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=None, help="Course folder (default: found from the current folder).")
-@click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
+@course_option
+@debug_option
 def grade_command(submissions: Path, out: Path, lessons: str, jobs: int, timeout: float,
                   force: bool, shard: str, device: str, isolation: str, memory_mb: int | None,
                   course_dir: Path | None, debug: bool) -> None:
     """Grade every submission in SUBMISSIONS (a folder or .zip per student) with every grader."""
 
     def action() -> BatchSummary:
-        course = _course(course_dir)
+        course = load_course_from(course_dir)
         options = BatchOptions(
             submissions=submissions.resolve(), out=out.resolve(), lessons=lessons, jobs=jobs,
             timeout=timeout, force=force, shard=parse_shard(shard), device=device,
@@ -82,15 +76,14 @@ def grade_command(submissions: Path, out: Path, lessons: str, jobs: int, timeout
                 type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder of the combined gradebook and its exports.")
-@click.option("--course", "course_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=None, help="Course folder (default: found from the current folder).")
-@click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
+@course_option
+@debug_option
 def merge_command(gradebooks: tuple[Path, ...], out: Path, course_dir: Path | None,
                   debug: bool) -> None:
     """Combine the gradebooks of shards (their --out folders) into --out, with exports."""
 
     def action() -> tuple[int, list[str]]:
-        course = _course(course_dir)
+        course = load_course_from(course_dir)
         result = merge_gradebooks(out, gradebooks)
         export_gradebook(course, out)
         return result

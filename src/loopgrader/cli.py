@@ -1,6 +1,6 @@
 """The command line: thin click commands that forward to plain functions and print results.
 
-Errors become messages and exit codes in ``cli_guard``. The quiz and batch commands live in
+Errors become messages and exit codes in ``cli_common``. The quiz and batch commands live in
 ``quiz_cli`` and ``batch_cli``; ``LazyGroup`` imports them when they are used.
 """
 
@@ -17,22 +17,10 @@ from typing import Any
 import click
 
 from loopgrader import __version__
-from loopgrader.cli_guard import guarded
+from loopgrader.cli_common import course_option, debug_option, guarded, load_course_from
 from loopgrader.errors import EXIT_FAILED, EXIT_OK
 
 __all__ = ["main"]
-
-def _course(course_dir: Path | None) -> Any:
-    from loopgrader.catalog import find_course_root, load_course
-
-    return load_course(find_course_root(Path.cwd(), course_dir))
-
-
-course_option = click.option("--course", "course_dir", type=click.Path(file_okay=False,
-                             path_type=Path), default=None,
-                             help="Course folder (default: found from the current folder).")
-debug_option = click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
-
 
 LAZY_COMMANDS = {"quiz": "loopgrader.quiz_cli:quiz_command",
                  "grade": "loopgrader.batch_cli:grade_command",
@@ -84,7 +72,7 @@ def check(lesson: str, submission: Path | None, fmt: str, out: Path | None, only
     from loopgrader.render import check_json, check_text
 
     def action() -> Any:
-        course = _course(course_dir)
+        course = load_course_from(course_dir)
         root = submission if submission is not None else course.root / "exercises"
         return root, run_check(course=course, selector=lesson, submission_root=root,
                                device=device, timeout=timeout, only_started=only_started)
@@ -126,7 +114,7 @@ def list_lessons(course_dir: Path | None, debug: bool) -> None:
     from loopgrader.progress import load_progress
     from loopgrader.render import lessons_text
 
-    course = guarded(debug, lambda: _course(course_dir))
+    course = guarded(debug, lambda: load_course_from(course_dir))
     click.echo(lessons_text(course, guarded(debug, lambda: load_progress(course.root))))
 
 
@@ -137,7 +125,7 @@ def validate(course_dir: Path | None, debug: bool) -> None:
     """Check the whole course: manifest, stubs, graders, references and quizzes."""
     from loopgrader.validate import validate_course
 
-    problems = guarded(debug, lambda: validate_course(_course(course_dir)))
+    problems = guarded(debug, lambda: validate_course(load_course_from(course_dir)))
     for problem in problems:
         click.echo(problem)
     if problems:
@@ -170,7 +158,7 @@ def report(fmt: str, out: Path | None, gradebook: Path | None, student: str | No
                                "`loopgrader report --gradebook DIR --student NAME`")
 
     def action() -> str:
-        course = _course(course_dir)
+        course = load_course_from(course_dir)
         if gradebook is not None and student is not None:
             from loopgrader.gradebook import load_gradebook_progress
 

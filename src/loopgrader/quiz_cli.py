@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from loopgrader.catalog import find_course_root, load_course
-from loopgrader.cli_guard import EXIT_INTERRUPTED
+from loopgrader.cli_common import EXIT_INTERRUPTED
 from loopgrader.errors import LoopgraderError, UsageError
 from loopgrader.progress import record_attempt
 from loopgrader.quiz import Quiz, load_quiz

@@ -150,9 +150,7 @@ def run_graders(host: GraderHost, course: Course, lessons: Sequence[Lesson],
                    lesson_budget=options.lesson_budget)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="loopgrader-run-") as tmp:
-        work = Path(tmp)
-        plan.write(work / "plan.json")
-        (work / "pytest.ini").write_text(INI, encoding="utf-8")
+        work = _work_folder(Path(tmp), plan)
         report_path = work / "report.json"
         args = _pytest_args(course, lessons, work, report_path, options.timeout)
         outcome = host.run(args, work, work / "grader.log", options.budget(len(lessons)))
@@ -164,6 +162,13 @@ def run_graders(host: GraderHost, course: Course, lessons: Sequence[Lesson],
     _raise_on_collection_errors(report)
     results = parse_report(report, [lesson.id for lesson in lessons])
     return GradeRun(results, log, time.perf_counter() - started, options.isolation)
+
+
+def _work_folder(work: Path, plan: RunPlan) -> Path:
+    """Fill a grader run's working folder with its plan and our ini (what ``_base_args`` names)."""
+    plan.write(work / "plan.json")
+    (work / "pytest.ini").write_text(INI, encoding="utf-8")
+    return work
 
 
 def _base_args(course: Course, lessons: Sequence[Lesson], work: Path) -> list[str]:
@@ -220,9 +225,7 @@ def collect_points(course: Course, lessons: Sequence[Lesson]) -> dict[str, float
     plan = RunPlan(lessons={lesson.id: lesson_plan(lesson, course.root / "exercises")
                             for lesson in lessons})
     with tempfile.TemporaryDirectory(prefix="loopgrader-collect-") as tmp:
-        work = Path(tmp)
-        plan.write(work / "plan.json")
-        (work / "pytest.ini").write_text(INI, encoding="utf-8")
+        work = _work_folder(Path(tmp), plan)
         command = [sys.executable, "-m", "pytest", *_base_args(course, lessons, work),
                    "-p", "loopgrader.pytest_plugin", "--collect-only", "-q",
                    "--loopgrader-points-out", str(work / "points.json")]

@@ -1,4 +1,5 @@
-"""How every command turns errors into messages and exit codes (shared by the CLI modules).
+"""What the command modules (``cli``, ``quiz_cli``, ``batch_cli``) share: the ``--course`` and
+``--debug`` options, finding the course, and turning errors into messages and exit codes.
 
 Errors we expect become ``Error: <message>`` (and a hint) with the error's exit code; Ctrl-C
 exits 130, with a message when the command has one to give; anything else is our own bug: one
@@ -10,16 +11,32 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Callable
-from typing import TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
 from loopgrader.errors import EXIT_INTERNAL, LoopgraderError
 
-__all__ = ["EXIT_INTERRUPTED", "guarded"]
+if TYPE_CHECKING:
+    from loopgrader.catalog import Course
+
+__all__ = ["EXIT_INTERRUPTED", "course_option", "debug_option", "guarded", "load_course_from"]
 
 EXIT_INTERRUPTED = 130
 T = TypeVar("T")
+
+course_option = click.option("--course", "course_dir", type=click.Path(file_okay=False,
+                             path_type=Path), default=None,
+                             help="Course folder (default: found from the current folder).")
+debug_option = click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
+
+
+def load_course_from(course_dir: Path | None) -> Course:
+    """The course at ``--course``, or found by walking up from the current folder."""
+    from loopgrader.catalog import find_course_root, load_course
+
+    return load_course(find_course_root(Path.cwd(), course_dir))
 
 
 def guarded(debug: bool, action: Callable[[], T], *, interrupted: str | None = None) -> T:
