@@ -23,9 +23,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from loopgrader.batch import BatchOptions, grade_batch
-from loopgrader.catalog import Course, Lesson, load_course
-from loopgrader.runner import grade_lessons, may_build_optimizers, new_host
+from loopgrader.batch.grade import BatchOptions, grade_batch
+from loopgrader.course.catalog import Course, Lesson, load_course
+from loopgrader.grading.runner import grade_lessons, may_build_optimizers, new_host
 
 REPO = Path(__file__).resolve().parents[1]
 

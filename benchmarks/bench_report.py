@@ -13,10 +13,10 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from loopgrader.catalog import load_course
-from loopgrader.progress import Attempt, TestOutcome, load_progress, record_attempt
-from loopgrader.report import build_report
-from loopgrader.report_render import FORMATS, render_report
+from loopgrader.course.catalog import load_course
+from loopgrader.output.report import build_report
+from loopgrader.output.report_render import FORMATS, render_report
+from loopgrader.records.progress import Attempt, TestOutcome, load_progress, record_attempt
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import torch
 
-from loopgrader._forkserver import start_worker_server
 from loopgrader.checks.timing import time_against_reference
-from loopgrader.checks.trace import record_loop
-from loopgrader.pytest_plugin import StudentModule
-from loopgrader.sandbox import StudentProcess
+from loopgrader.grading.plugin import StudentModule
+from loopgrader.probes.trace import record_loop
+from loopgrader.sandbox.client import StudentProcess
+from loopgrader.sandbox.forkserver import start_worker_server
 
 TRAIN = '''
 import torch

@@ -7,10 +7,10 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from loopgrader._host import GraderHost
-from loopgrader.catalog import Course, Lesson
-from loopgrader.results import LessonResult
-from loopgrader.runner import RunOptions, default_limits, run_graders
+from loopgrader.course.catalog import Course, Lesson
+from loopgrader.grading.results import LessonResult
+from loopgrader.grading.runner import RunOptions, default_limits, run_graders
+from loopgrader.sandbox.host import GraderHost
 
 REPO = Path(__file__).resolve().parents[1]
 LESSONS_DIR = Path(__file__).resolve().parent / "lessons"

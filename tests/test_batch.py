@@ -15,9 +15,9 @@ import pytest
 from click.testing import CliRunner
 
 from batch_harness import add_submission, make_course, rows, write_file
-from loopgrader.batch import BatchOptions, grade_batch, in_shard
-from loopgrader.batch_cli import grade_command, merge_command
-from loopgrader.catalog import load_course
+from loopgrader.batch.grade import BatchOptions, grade_batch, in_shard
+from loopgrader.cli.batch import grade_command, merge_command
+from loopgrader.course.catalog import load_course
 
 pytestmark = pytest.mark.slow
 
@@ -88,7 +88,7 @@ def test_a_run_killed_with_sigkill_keeps_what_it_finished(tmp_path: Path) -> Non
     write_file(subs, "e_slow", "import time\ntime.sleep(3)\n\ndef add(a, b):\n    return a + b"
                "\n\ndef scale(a, k):\n    return a * k\n")
     out = tmp_path / "out"
-    script = ("import sys\nfrom loopgrader.batch_cli import grade_command\n"
+    script = ("import sys\nfrom loopgrader.cli.batch import grade_command\n"
               "grade_command(sys.argv[1:])\n")
     proc = subprocess.Popen([sys.executable, "-c", script, str(subs), "--out", str(out),
                              "--course", str(course), "--isolation", "limits"],
@@ -120,7 +120,7 @@ def test_ctrl_c_stops_cleanly_keeps_what_it_finished_and_leaves_no_process(
     for name in ("d_slow", "e_slow", "f_slow"):
         write_file(subs, name, "import time\ntime.sleep(20)\n\ndef add(a, b):\n    return a + b\n")
     out = tmp_path / "out"
-    script = ("import sys\nfrom loopgrader.batch_cli import grade_command\n"
+    script = ("import sys\nfrom loopgrader.cli.batch import grade_command\n"
               "grade_command(sys.argv[1:])\n")
     proc = subprocess.Popen([sys.executable, "-c", script, str(subs), "--out", str(out),
                              "--course", str(course), "--isolation", "limits", "--jobs", "2",
@@ -156,7 +156,7 @@ def _hosts_of(parent: int) -> list[int]:
                 cmdline = (entry / "cmdline").read_bytes()
             except OSError:
                 continue
-            if int(stat[1]) == parent and b"loopgrader._host" in cmdline:
+            if int(stat[1]) == parent and b"loopgrader.sandbox.host" in cmdline:
                 found.append(int(entry.name))
     return found
 

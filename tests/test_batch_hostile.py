@@ -20,10 +20,10 @@ import pytest
 from click.testing import CliRunner
 
 from batch_harness import add_submission, make_course, outcomes, rows, write_file, zip_folder
-from loopgrader.batch_cli import grade_command
-from loopgrader.catalog import load_course
-from loopgrader.isolation import UID_BASE, detect_isolation
-from loopgrader.runner import grade_lessons
+from loopgrader.cli.batch import grade_command
+from loopgrader.course.catalog import load_course
+from loopgrader.grading.runner import grade_lessons
+from loopgrader.sandbox.isolation import UID_BASE, detect_isolation
 
 pytestmark = [
     pytest.mark.slow,
@@ -61,7 +61,7 @@ def _populate(batch: Batch) -> None:
             "item, call):\n    outcome = yield\n    outcome.get_result().outcome = 'passed'\n")
     for place in (config, config / "1.1"):
         (place / "conftest.py").write_text(hook)
-    (config / "pytest.ini").write_text("[pytest]\naddopts = -p no:loopgrader.pytest_plugin\n")
+    (config / "pytest.ini").write_text("[pytest]\naddopts = -p no:loopgrader.grading.plugin\n")
     for name in ("torch.py", "numpy.py", "loopgrader.py"):
         (config / "1.1" / name).write_text("def hostile_marker(a, b):\n    return a + b\n")
     # A link to the reference solution is not a submission.

@@ -11,15 +11,15 @@ from pathlib import Path
 import pytest
 
 from batch_harness import make_course, write_file, zip_folder
-from loopgrader.batch import in_shard, parse_shard, select_batch_lessons
-from loopgrader.batch_records import QuizScore, pair_from_result, pair_without_grading
-from loopgrader.batch_stage import discover, safe_name, stage
-from loopgrader.catalog import load_course
+from loopgrader.batch.exports import gradescope_results, item_analysis, write_exports
+from loopgrader.batch.grade import in_shard, parse_shard, select_batch_lessons
+from loopgrader.batch.rows import QuizScore, pair_from_result, pair_without_grading
+from loopgrader.batch.stage import discover, safe_name, stage
+from loopgrader.cli.progressbar import PlainLines, TerminalBar, make_listener
+from loopgrader.course.catalog import load_course
 from loopgrader.errors import UsageError
-from loopgrader.exports import gradescope_results, item_analysis, write_exports
-from loopgrader.gradebook import PairRecord, TestRecord
-from loopgrader.progressbar import PlainLines, TerminalBar, make_listener
-from loopgrader.results import LessonResult, TestResult
+from loopgrader.grading.results import LessonResult, TestResult
+from loopgrader.records.gradebook import PairRecord, TestRecord
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from loopgrader.catalog import load_course
-from loopgrader.cli import cli
+from loopgrader.cli.main import cli
+from loopgrader.course.catalog import load_course
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -81,7 +81,7 @@ def test_quizzes_are_hashed_and_stubs_fingerprinted(student_repo: Path) -> None:
 
 
 def test_only_a_required_import_of_an_instructor_only_module_keeps_a_file_out() -> None:
-    from loopgrader.build_student import _imports_any
+    from loopgrader.dist.student import _imports_any
 
     private = {"secret_math"}
     assert _imports_any("from secret_math import bugs\n", private)

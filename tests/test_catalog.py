@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from loopgrader.catalog import find_course_root, load_course, select_lessons
+from loopgrader.course.catalog import find_course_root, load_course, select_lessons
 from loopgrader.errors import CourseError, UsageError
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from click.testing import CliRunner
 
-from loopgrader.cli import cli
+from loopgrader.cli.main import cli
 
 REPO = Path(__file__).resolve().parents[1]
 

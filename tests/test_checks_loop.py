@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import torch
 
+from loopgrader.checks.failures import GradingFailure
 from loopgrader.checks.loop import analyse_loop, assert_loop_order
-from loopgrader.checks.trace import record_loop
-from loopgrader.failures import GradingFailure
+from loopgrader.probes.trace import record_loop
 
 N_BATCHES = 6
 

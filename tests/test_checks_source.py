@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from loopgrader.checks.guards import NO_AUTOGRAD_MESSAGE, forbid, no_autograd
+from loopgrader.checks.failures import GradingFailure
 from loopgrader.checks.source import assert_no_forbidden, find_forbidden, static_hints
-from loopgrader.failures import GradingFailure
+from loopgrader.probes.guards import NO_AUTOGRAD_MESSAGE, forbid, no_autograd
 
 RULES = ["torch.sigmoid", "torch.nn.functional", "torch.special"]
 

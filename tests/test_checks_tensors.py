@@ -13,7 +13,7 @@ from loopgrader.checks import (
     central_difference,
     require_tensor,
 )
-from loopgrader.failures import GradingFailure
+from loopgrader.checks.failures import GradingFailure
 
 
 def failure(fn: object, *args: object, **kwargs: object) -> GradingFailure:

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from loopgrader.checks.failures import GradingFailure, StudentTimeout
 from loopgrader.checks.timing import assert_timing, time_against_reference
-from loopgrader.failures import GradingFailure, StudentTimeout
 
 
 class Scripted:

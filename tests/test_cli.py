@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from loopgrader import check as check_module
-from loopgrader.cli import cli
+from loopgrader.cli.main import cli
+from loopgrader.grading import check as check_module
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -148,7 +148,7 @@ def test_validate_reports_missing_reference_and_stub_without_todo(course: Path) 
 
 
 def test_report_from_a_gradebook_shows_one_student(course: Path, tmp_path: Path) -> None:
-    from loopgrader.gradebook import PairRecord, TestRecord, open_gradebook
+    from loopgrader.records.gradebook import PairRecord, TestRecord, open_gradebook
 
     book_dir = tmp_path / "class"
     tests = (TestRecord("adds", "t.py::test_add", 2.0, 2.0, True),

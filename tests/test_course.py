@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from course_harness import REPO, Mutant, alternatives, failure_report, grade_file, mutants
-from loopgrader._host import GraderHost
-from loopgrader.catalog import Course, Lesson, load_course
-from loopgrader.runner import new_host
+from loopgrader.course.catalog import Course, Lesson, load_course
+from loopgrader.grading.runner import new_host
+from loopgrader.sandbox.host import GraderHost
 
 COURSE = load_course(REPO)
 BUILT = [lesson for lesson in COURSE.lessons if lesson.ready and lesson.file]

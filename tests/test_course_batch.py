@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from course_harness import REPO
-from loopgrader.batch import BatchOptions, grade_batch
-from loopgrader.catalog import load_course
-from loopgrader.gradebook import open_gradebook
-from loopgrader.isolation import detect_isolation
+from loopgrader.batch.grade import BatchOptions, grade_batch
+from loopgrader.course.catalog import load_course
+from loopgrader.records.gradebook import open_gradebook
+from loopgrader.sandbox.isolation import detect_isolation
 
 COURSE = load_course(REPO)
 BUILT = [lesson for lesson in COURSE.lessons if lesson.ready and lesson.file]

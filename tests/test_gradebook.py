@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from loopgrader.errors import UsageError
-from loopgrader.gradebook import (
+from loopgrader.records.gradebook import (
     FILE_NAME,
     PairRecord,
     TestRecord,
@@ -51,7 +51,7 @@ def test_a_process_killed_mid_transaction_leaves_no_half_written_row(tmp_path: P
     script = (
         "import os, sys\n"
         "from pathlib import Path\n"
-        "from loopgrader import gradebook as g\n"
+        "from loopgrader.records import gradebook as g\n"
         "book = g.open_gradebook(Path(sys.argv[1]))\n"
         "db = book._db\n"
         "db.execute('BEGIN IMMEDIATE')\n"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from loopgrader.catalog import load_course
-from loopgrader.results import LessonResult
-from loopgrader.runner import grade_lessons
+from loopgrader.course.catalog import load_course
+from loopgrader.grading.results import LessonResult
+from loopgrader.grading.runner import grade_lessons
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 COURSE = load_course(FIXTURES / "mini")

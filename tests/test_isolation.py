@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from loopgrader.isolation import (
+from loopgrader.sandbox.isolation import (
     UID_BASE,
     Limits,
     SandboxSpec,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from loopgrader.progress import (
+from loopgrader.records.progress import (
     Attempt,
     TestOutcome,
     load_progress,

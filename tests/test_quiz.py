@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from loopgrader.errors import CourseError, SubmissionError
-from loopgrader.quiz import Quiz, load_quiz, parse_quiz, validate_quiz_file
-from loopgrader.quiz_format import (
+from loopgrader.quiz.format import (
     answer_digest,
     format_number,
     load_yaml,
@@ -18,8 +17,9 @@ from loopgrader.quiz_format import (
     normalize_output,
     normalize_text,
 )
-from loopgrader.quiz_hashing import hash_quiz_file, hash_quiz_text, question_salt
-from loopgrader.quiz_scoring import (
+from loopgrader.quiz.hashing import hash_quiz_file, hash_quiz_text, question_salt
+from loopgrader.quiz.loader import Quiz, load_quiz, parse_quiz, validate_quiz_file
+from loopgrader.quiz.scoring import (
     AnswerError,
     check_answers,
     quiz_result_to_attempt,

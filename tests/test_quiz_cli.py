@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from loopgrader.cli.quiz import quiz_command, quiz_path, run_quiz
 from loopgrader.errors import SubmissionError, UsageError
-from loopgrader.progress import load_progress
-from loopgrader.quiz_cli import quiz_command, quiz_path, run_quiz
-from loopgrader.quiz_session import Console, load_answers
+from loopgrader.quiz.session import Console, load_answers
+from loopgrader.records.progress import load_progress
 
 QUIZ = """\
 lesson: "1.3"

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from loopgrader.quiz import KINDS, Question, Quiz, load_quiz, parse_quiz, validate_quiz_file
-from loopgrader.quiz_format import format_number, normalize_text
-from loopgrader.quiz_hashing import hash_quiz_text
-from loopgrader.quiz_scoring import score_quiz
+from loopgrader.quiz.format import format_number, normalize_text
+from loopgrader.quiz.hashing import hash_quiz_text
+from loopgrader.quiz.loader import KINDS, Question, Quiz, load_quiz, parse_quiz, validate_quiz_file
+from loopgrader.quiz.scoring import score_quiz
 
 QUIZZES = Path(__file__).resolve().parents[1] / "quizzes"
 MODULE_SIZES = {1: 6, 2: 7, 3: 9}

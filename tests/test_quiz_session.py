@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from loopgrader.errors import SubmissionError
-from loopgrader.quiz import Quiz, parse_quiz
-from loopgrader.quiz_hashing import hash_quiz_text
-from loopgrader.quiz_session import (
+from loopgrader.quiz.hashing import hash_quiz_text
+from loopgrader.quiz.loader import Quiz, parse_quiz
+from loopgrader.quiz.session import (
     Console,
     answer_from_file,
     answers_path,
@@ -257,7 +257,7 @@ def test_hashed_quiz_session_gives_no_answer_away(tmp_path: Path) -> None:
 CHILD = """
 import fcntl, sys, termios
 fcntl.ioctl(0, termios.TIOCSCTTY, 0)  # make the pty this session's controlling terminal
-from loopgrader.quiz_cli import quiz_command
+from loopgrader.cli.quiz import quiz_command
 quiz_command(sys.argv[1:], prog_name="loopgrader quiz")
 """
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from loopgrader.catalog import load_course
-from loopgrader.cli import cli
-from loopgrader.progress import Attempt, Progress, TestOutcome, progress_dir, record_attempt
-from loopgrader.report import build_report
-from loopgrader.report_render import render_report
+from loopgrader.cli.main import cli
+from loopgrader.course.catalog import load_course
+from loopgrader.output.report import build_report
+from loopgrader.output.report_render import render_report
+from loopgrader.records.progress import Attempt, Progress, TestOutcome, progress_dir, record_attempt
 
 REPO = Path(__file__).resolve().parents[1]
 COURSE = load_course(REPO)

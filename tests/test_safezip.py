@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from loopgrader.batch.safezip import ZipLimits, extract_zip
 from loopgrader.errors import SubmissionError
-from loopgrader.safezip import ZipLimits, extract_zip
 
 
 def make_zip(path: Path, entries: dict[str, bytes], *, mode: int | None = None) -> Path:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from loopgrader.strip import strip_hidden
+from loopgrader.dist.strip import strip_hidden
 
 SOURCE = '''import pytest
 

@@ -8,7 +8,7 @@ import pickle
 import pytest
 import torch
 
-from loopgrader import _wire
+from loopgrader.sandbox import wire as _wire
 
 
 def test_plain_values_round_trip() -> None:

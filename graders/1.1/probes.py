@@ -8,8 +8,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from loopgrader.checks.trace import record_loop
-from loopgrader.devices import synchronize
+from loopgrader.probes.devices import synchronize
+from loopgrader.probes.trace import record_loop
 
 
 def train_linear_regression_traced(student: ModuleType, X: Tensor, y: Tensor, n_epochs: int,

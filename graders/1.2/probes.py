@@ -7,7 +7,7 @@ from typing import Any
 
 from torch import Tensor
 
-from loopgrader.checks.guards import no_autograd
+from loopgrader.probes.guards import no_autograd
 
 
 def gradients_by_hand(student: ModuleType, X: Tensor, y: Tensor, w: Tensor, b: Tensor) -> Any:

@@ -10,8 +10,8 @@ import torch
 from torch import Tensor
 from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
 
-from loopgrader.checks.trace import record_loop
-from loopgrader.devices import synchronize
+from loopgrader.probes.devices import synchronize
+from loopgrader.probes.trace import record_loop
 
 
 def minibatch_passes(student: ModuleType, X: Tensor, y: Tensor, batch_size: int, shuffle: bool,

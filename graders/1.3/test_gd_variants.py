@@ -20,7 +20,7 @@ from torch import nn
 from loopgrader.checks import GradingFailure, as_float, assert_close, fmt_shape, require_tensor
 from loopgrader.checks.loop import LoopSummary, assert_loop_order
 from loopgrader.checks.timing import assert_timing, time_against_reference
-from loopgrader.sandbox import ModuleSnapshot
+from loopgrader.sandbox.client import ModuleSnapshot
 
 Y_OFFSET = 1000
 

@@ -9,8 +9,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from loopgrader.checks.trace import record_loop
-from loopgrader.devices import synchronize
+from loopgrader.probes.devices import synchronize
+from loopgrader.probes.trace import record_loop
 
 
 def inputs_after_surface(student: ModuleType, X: Tensor, y: Tensor, w_values: Tensor,

@@ -13,8 +13,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from loopgrader.checks.trace import record_loop
-from loopgrader.devices import synchronize
+from loopgrader.probes.devices import synchronize
+from loopgrader.probes.trace import record_loop
 
 
 def controlled_model(kind: str) -> nn.Module:

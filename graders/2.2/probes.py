@@ -8,7 +8,7 @@ from typing import Any
 
 from torch import Tensor
 
-from loopgrader.checks.guards import no_autograd
+from loopgrader.probes.guards import no_autograd
 
 
 def _forward(student: ModuleType, x: Tensor, params: dict[str, Tensor]) -> Any:

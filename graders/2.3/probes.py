@@ -16,8 +16,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from loopgrader.checks.guards import allow_autograd, no_autograd
-from loopgrader.devices import synchronize
+from loopgrader.probes.devices import synchronize
+from loopgrader.probes.guards import allow_autograd, no_autograd
 
 NAMES = ("W1", "b1", "W2", "b2")
 KEEP_GRADS = 4  # gradients of the most recent calls kept for matching a step to its call

@@ -32,9 +32,9 @@ from loopgrader.checks import (
     central_difference,
     require_tensor,
 )
-from loopgrader.checks.guards import NO_AUTOGRAD_MESSAGE
+from loopgrader.checks.failures import StudentError
 from loopgrader.checks.source import assert_no_forbidden
-from loopgrader.failures import StudentError
+from loopgrader.probes.guards import NO_AUTOGRAD_MESSAGE
 
 try:  # instructor grading names the student's exact bug; the students' copy checks without it
     from twolayer_math import bugs_for

@@ -1,7 +1,7 @@
 """Worker-side helpers for lesson 2.4: run every activation at once, and run them where torch's
 built-in activations are unavailable.
 
-Two guards are stacked for the run-time rule: ``loopgrader.checks.guards.forbid`` replaces the
+Two guards are stacked for the run-time rule: ``loopgrader.probes.guards.forbid`` replaces the
 forbidden attributes (so ``getattr(torch, "sig" + "moid")`` fails), and a TorchFunctionMode
 refuses the same functions however they are reached (a reference taken at import time,
 ``torch._C._VariableFunctions.sigmoid``, ``torch.ops.aten.sigmoid``), recording each use.
@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch.overrides import TorchFunctionMode
 
-from loopgrader.checks.guards import forbid
+from loopgrader.probes.guards import forbid
 
 FUNCTIONS = ("relu", "relu_grad", "leaky_relu", "leaky_relu_grad", "sigmoid", "sigmoid_grad",
              "tanh", "tanh_grad")

@@ -21,8 +21,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, TensorDataset, default_collate
 
-from loopgrader.checks.trace import record_loop
-from loopgrader.devices import synchronize
+from loopgrader.probes.devices import synchronize
+from loopgrader.probes.trace import record_loop
 
 
 def _device_given(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:

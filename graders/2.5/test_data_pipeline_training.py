@@ -20,9 +20,9 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from loopgrader.checks import GradingFailure, as_float, assert_close
+from loopgrader.checks.failures import StudentError
 from loopgrader.checks.loop import assert_loop_order
 from loopgrader.checks.timing import assert_timing, time_against_reference
-from loopgrader.failures import StudentError
 
 N, D, H, OUT = 50, 3, 6, 2
 BATCH, LR, MOMENTUM = 16, 0.1, 0.5

@@ -14,9 +14,9 @@ import torch
 from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 
-from loopgrader.checks.guards import forbid
-from loopgrader.checks.trace import record_loop
-from loopgrader.devices import synchronize
+from loopgrader.probes.devices import synchronize
+from loopgrader.probes.guards import forbid
+from loopgrader.probes.trace import record_loop
 
 FORBIDDEN_ATTRIBUTES = (
     "torch.nn.Dropout", "torch.nn.modules.dropout.Dropout", "torch.nn.functional.dropout",

@@ -14,8 +14,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from loopgrader.checks.guards import forbid
-from loopgrader.checks.trace import record_loop
+from loopgrader.probes.guards import forbid
+from loopgrader.probes.trace import record_loop
 
 # torch's own update functions: the exercise is to write them, so they refuse to run here.
 TORCH_UPDATES = ("torch.optim.sgd.sgd", "torch.optim.rmsprop.rmsprop", "torch.optim.adam.adam",

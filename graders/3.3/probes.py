@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from loopgrader.checks.guards import forbid
+from loopgrader.probes.guards import forbid
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 

@@ -17,8 +17,8 @@ import torch
 from torch import Tensor, nn
 
 from loopgrader.checks import GradingFailure, as_float, require_tensor
+from loopgrader.checks.failures import StudentError
 from loopgrader.checks.source import assert_no_forbidden
-from loopgrader.failures import StudentError
 
 Z = 5.0  # tolerance in standard errors
 

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from loopgrader.checks.guards import forbid
+from loopgrader.probes.guards import forbid
 
 TORCH_LAYER_NORM = ("torch.nn.functional.layer_norm", "torch.layer_norm",
                     "torch.native_layer_norm")

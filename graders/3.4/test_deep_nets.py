@@ -24,9 +24,9 @@ from loopgrader.checks import (
     assert_gradient_close,
     require_tensor,
 )
+from loopgrader.checks.failures import StudentError
 from loopgrader.checks.source import assert_no_forbidden
 from loopgrader.checks.tensors import fmt_shape
-from loopgrader.failures import StudentError
 
 F64 = torch.float64
 

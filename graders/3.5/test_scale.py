@@ -25,9 +25,9 @@ from loopgrader.checks import (
     assert_gradient_close,
     require_tensor,
 )
+from loopgrader.checks.failures import StudentError
 from loopgrader.checks.loop import assert_loop_order
 from loopgrader.checks.timing import assert_timing, time_against_reference
-from loopgrader.failures import StudentError
 
 LAYERS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 LOSSES = {"mse": nn.MSELoss, "cross_entropy": nn.CrossEntropyLoss}

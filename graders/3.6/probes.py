@@ -31,8 +31,8 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.data._utils.collate import default_collate
 
-from loopgrader.checks.trace import record_loop
-from loopgrader.devices import synchronize
+from loopgrader.probes.devices import synchronize
+from loopgrader.probes.trace import record_loop
 
 LAYERS: dict[str, Callable[..., nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh,
                                                "batchnorm": nn.BatchNorm1d,

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from loopgrader.checks.guards import forbid
+from loopgrader.probes.guards import forbid
 
 FORBIDDEN_AT_RUN_TIME = ("torch.nn.functional.batch_norm", "torch.batch_norm",
                          "torch.native_batch_norm")

@@ -33,8 +33,8 @@ from torch.optim.lr_scheduler import CosineAnnealingLR
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 from torch.utils.data import DataLoader, TensorDataset
 
-from loopgrader.checks.trace import record_loop
-from loopgrader.devices import synchronize
+from loopgrader.probes.devices import synchronize
+from loopgrader.probes.trace import record_loop
 
 LAYERS: dict[str, Callable[..., nn.Module]] = {"relu": nn.ReLU, "dropout": nn.Dropout,
                                                "tanh": nn.Tanh}

@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from loopgrader.checks.failures import GradingFailure
     from loopgrader.checks.gradients import (
         GradientReport,
         assert_gradient_close,
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
         fmt_shape,
         require_tensor,
     )
-    from loopgrader.failures import GradingFailure
 
 _HOMES = {
     "GradientReport": "loopgrader.checks.gradients",
@@ -37,7 +37,7 @@ _HOMES = {
     "assert_scalar_close": "loopgrader.checks.tensors",
     "fmt_shape": "loopgrader.checks.tensors",
     "require_tensor": "loopgrader.checks.tensors",
-    "GradingFailure": "loopgrader.failures",
+    "GradingFailure": "loopgrader.checks.failures",
 }
 
 __all__ = [

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
+from loopgrader.checks.failures import GradingFailure
 from loopgrader.checks.tensors import fmt_shape, require_tensor, value_mismatch
-from loopgrader.failures import GradingFailure
 
 __all__ = ["GradientReport", "assert_gradient_close", "central_difference", "diagnose_gradient"]
 

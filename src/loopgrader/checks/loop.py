@@ -1,6 +1,6 @@
 """Loop judging, grader side: read a recorded loop log and name what is out of order.
 
-The log comes from ``loopgrader.checks.trace`` in the worker (plain data). Problems are
+The log comes from ``loopgrader.probes.trace`` in the worker (plain data). Problems are
 reported by iteration (an iteration is one ``backward()``), first offence first, with how many
 iterations did the same, in sentences a student can act on.
 """
@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from loopgrader.failures import GradingFailure
+from loopgrader.checks.failures import GradingFailure
 
 __all__ = ["LoopProblem", "LoopSummary", "analyse_loop", "assert_loop_order"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from loopgrader.failures import GradingFailure, StudentError
+from loopgrader.checks.failures import GradingFailure, StudentError
 
 __all__ = ["expect_raises"]
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from loopgrader.failures import GradingFailure
+from loopgrader.checks.failures import GradingFailure
 
 __all__ = ["Use", "assert_no_forbidden", "find_forbidden", "static_hints"]
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from loopgrader.failures import GradingFailure
+from loopgrader.checks.failures import GradingFailure
 
 __all__ = ["as_float", "assert_close", "assert_scalar_close", "fmt_shape", "require_tensor"]
 

@@ -13,7 +13,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from loopgrader.failures import GradingFailure, StudentTimeout
+from loopgrader.checks.failures import GradingFailure, StudentTimeout
 
 __all__ = ["TimingVerdict", "assert_timing", "time_against_reference"]
 

@@ -1,0 +1,235 @@
+"""What a batch hands out, all rebuilt from the gradebook (so they always agree with it):
+
+- ``grades_wide.csv``: one row per student, a column per lesson and a total (LMS import);
+- ``grades_long.csv``: ``student,lesson,score,max_score,status``, one row per pair;
+- ``results/<student>/results.json``: Gradescope's results format;
+- ``feedback/<student>.md`` and ``.html``: each failing test's message and hint;
+- ``item_analysis.csv`` and ``.md``: per lesson, the tests that fail most often.
+
+Every file is written atomically. Text from student code (messages) is escaped in HTML, fenced
+in Markdown, and CSV cells that a spreadsheet would run as a formula are neutralised.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from loopgrader import __version__
+from loopgrader._fs import atomic_write_text
+from loopgrader.batch.stage import safe_name
+from loopgrader.course.catalog import Course
+from loopgrader.records.gradebook import PairRecord, open_gradebook
+
+__all__ = ["ItemStat", "export_gradebook", "gradescope_results", "item_analysis", "write_exports"]
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+GRADED_STATUSES = ("graded", "timed out", "crashed", "error")
+
+
+@dataclass(frozen=True)
+class ItemStat:
+    """One grader test across the class."""
+
+    lesson: str
+    node_id: str
+    name: str
+    failed: int
+    graded: int
+    top_category: str
+
+    @property
+    def fail_rate(self) -> float:
+        return self.failed / self.graded if self.graded else 0.0
+
+
+def write_exports(course: Course, pairs: Sequence[PairRecord], out: Path) -> list[Path]:
+    """Write every export of ``pairs`` under ``out``; returns the files written."""
+    order = {lesson.id: i for i, lesson in enumerate(course.lessons)}
+    lessons = sorted({p.lesson for p in pairs}, key=lambda x: order.get(x, len(order)))
+    by_student: dict[str, list[PairRecord]] = defaultdict(list)
+    for pair in pairs:
+        by_student[pair.student].append(pair)
+    written = [_write(out / "grades_wide.csv", _wide_csv(by_student, lessons)),
+               _write(out / "grades_long.csv", _long_csv(pairs))]
+    stats = item_analysis(pairs)
+    written += [_write(out / "item_analysis.csv", _items_csv(stats)),
+                _write(out / "item_analysis.md", _items_md(course, stats))]
+    env = _environment()
+    for student, mine in sorted(by_student.items()):
+        mine.sort(key=lambda p: order.get(p.lesson, len(order)))
+        name = safe_name(student)
+        written.append(_write(out / "results" / name / "results.json",
+                              json.dumps(gradescope_results(mine), indent=1)))
+        page = _page(course, student, mine)
+        for ext in ("md", "html"):
+            text = env.get_template(f"feedback.{ext}.j2").render(**page)
+            written.append(_write(out / "feedback" / f"{name}.{ext}", text))
+    return written
+
+
+def _write(path: Path, text: str) -> Path:
+    atomic_write_text(path, text)
+    return path
+
+
+def _cell(value: object) -> object:
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _csv(rows: list[list[object]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerows([[_cell(v) for v in row] for row in rows])
+    return buffer.getvalue()
+
+
+def _pts(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+def _wide_csv(by_student: dict[str, list[PairRecord]], lessons: list[str]) -> str:
+    rows: list[list[object]] = [["student", *[f"lesson {x}" for x in lessons], "total"]]
+    for student, pairs in sorted(by_student.items()):
+        scores = {p.lesson: p.score for p in pairs}
+        rows.append([student, *[_pts(scores.get(x)) for x in lessons],
+                     _pts(sum(scores.values()))])
+    return _csv(rows)
+
+
+def _long_csv(pairs: Sequence[PairRecord]) -> str:
+    rows: list[list[object]] = [["student", "lesson", "score", "max_score", "status"]]
+    rows += [[p.student, p.lesson, _pts(p.score), _pts(p.max_score), p.status]
+             for p in sorted(pairs, key=lambda p: (p.student, p.lesson))]
+    return _csv(rows)
+
+
+def item_analysis(pairs: Sequence[PairRecord]) -> list[ItemStat]:
+    """Per lesson and test: how many graded submissions failed it, most failed first."""
+    seen: dict[tuple[str, str], list[int]] = {}
+    names: dict[tuple[str, str], str] = {}
+    categories: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for pair in pairs:
+        if pair.status not in GRADED_STATUSES:
+            continue
+        for test in pair.tests:
+            key = (pair.lesson, test.node_id or test.name)
+            counts = seen.setdefault(key, [0, 0])
+            counts[1] += 1
+            names[key] = test.name
+            if not test.passed:
+                counts[0] += 1
+                categories[key][test.category or "failed"] += 1
+    stats = [ItemStat(lesson, node, names[(lesson, node)], failed, graded,
+                      categories[(lesson, node)].most_common(1)[0][0] if failed else "")
+             for (lesson, node), (failed, graded) in seen.items()]
+    return sorted(stats, key=lambda s: (s.lesson, -s.failed, s.node_id))
+
+
+def _items_csv(stats: list[ItemStat]) -> str:
+    rows: list[list[object]] = [["lesson", "test", "node_id", "failed", "graded", "fail_rate",
+                                 "most_common_failure"]]
+    rows += [[s.lesson, s.name, s.node_id, s.failed, s.graded, f"{s.fail_rate:.3f}",
+              s.top_category] for s in stats]
+    return _csv(rows)
+
+
+def _items_md(course: Course, stats: list[ItemStat]) -> str:
+    titles = {lesson.id: lesson.title for lesson in course.lessons}
+    lines = ["# Item analysis", "", "Tests that fail most often, per lesson (graded "
+             "submissions only).", ""]
+    for lesson in sorted({s.lesson for s in stats}, key=lambda x: [int(p) for p in x.split(".")]):
+        lines += [f"## {lesson} — {_md_cell(titles.get(lesson, ''))}", "",
+                  "| failed | of | rate | test | most common failure |",
+                  "| ---: | ---: | ---: | --- | --- |"]
+        lines += [f"| {s.failed} | {s.graded} | {s.fail_rate:.0%} | {_md_cell(s.name)} | "
+                  f"{s.top_category} |" for s in stats if s.lesson == lesson]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def gradescope_results(pairs: Sequence[PairRecord]) -> dict[str, Any]:
+    """One student's results in Gradescope's ``results.json`` format."""
+    tests: list[dict[str, Any]] = []
+    for pair in pairs:
+        tests += _gradescope_tests(pair)
+    return {
+        "score": sum(p.score for p in pairs),
+        "execution_time": round(sum(p.duration_s for p in pairs), 3),
+        "output": "\n".join(f"{p.lesson}: {p.status} ({_pts(p.score)}/{_pts(p.max_score)})"
+                            for p in pairs),
+        "tests": tests,
+        "extra_data": {"loopgrader_version": __version__,
+                       "lessons": {p.lesson: {"status": p.status, "score": p.score,
+                                              "max_score": p.max_score,
+                                              "quiz_score": p.quiz_score} for p in pairs}},
+    }
+
+
+def _gradescope_tests(pair: PairRecord) -> list[dict[str, Any]]:
+    prefix = f"[{pair.lesson}] "
+    tests = [{"name": prefix + t.name, "score": t.score, "max_score": t.max_score,
+              "status": "passed" if t.passed else "failed",
+              "output": "\n".join(x for x in (t.message, t.hint and f"hint: {t.hint}") if x),
+              "visibility": t.visibility} for t in pair.tests]
+    if not pair.tests and pair.exercise_max:
+        tests.append({"name": prefix + "exercise", "score": 0.0, "max_score": pair.exercise_max,
+                      "status": "failed", "output": f"{pair.status}: {pair.message}".strip(),
+                      "visibility": "visible"})
+    if pair.quiz_max:
+        tests.append({"name": prefix + "quiz", "score": pair.quiz_score or 0.0,
+                      "max_score": pair.quiz_max,
+                      "status": "passed" if (pair.quiz_score or 0) >= pair.quiz_max else "failed",
+                      "output": "" if pair.quiz_score is not None else "no answers submitted",
+                      "visibility": "visible"})
+    return tests
+
+
+def _page(course: Course, student: str, pairs: list[PairRecord]) -> dict[str, Any]:
+    titles = {lesson.id: lesson.title for lesson in course.lessons}
+    return {
+        "course": course.title, "student": student, "pairs": pairs, "titles": titles,
+        "total": sum(p.score for p in pairs), "total_max": sum(p.max_score for p in pairs),
+        "generated": datetime.now(timezone.utc).isoformat(timespec="minutes"),
+    }
+
+
+def _fence(text: str | None) -> str:
+    """``text`` in a Markdown code fence longer than any backtick run inside it."""
+    body = (text or "").rstrip()
+    longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{body}\n{fence}"
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.PackageLoader("loopgrader.output", "templates"),
+                             autoescape=jinja2.select_autoescape(["html", "html.j2"]),
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters["pts"] = _pts
+    env.filters["fence"] = _fence
+    env.filters["md"] = _md_cell
+    return env
+
+
+def export_gradebook(course: Course, out: Path) -> list[Path]:
+    """Rebuild every export from the gradebook in ``out``."""
+    with open_gradebook(out, create=False) as book:
+        pairs = book.pairs()
+    return write_exports(course, pairs, out)

@@ -1,0 +1,131 @@
+"""One gradebook row per (student, lesson): the status rules and the quiz score.
+
+Statuses, first match wins:
+
+- ``not submitted``: no file for the lesson and no quiz answers;
+- ``error``: the file was refused (too large), or does not import, or a grader failed;
+- ``timed out`` / ``crashed``: a call into the student's code ran out of time / the process
+  running it died (``sys.exit`` is an ordinary failure, ``os._exit`` a crash);
+- ``not started``: the file is the untouched stub (and the quiz is unanswered);
+- ``graded``: everything else. The score always counts the tests that passed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from loopgrader.course.catalog import Lesson
+from loopgrader.errors import LoopgraderError
+from loopgrader.grading.results import LessonResult
+from loopgrader.quiz.loader import load_quiz
+from loopgrader.quiz.model import Quiz
+from loopgrader.quiz.scoring import score_quiz
+from loopgrader.quiz.session import load_answers
+from loopgrader.records.gradebook import PairRecord, TestRecord
+
+__all__ = ["QuizScore", "pair_from_result", "pair_without_grading", "score_answers", "statuses"]
+
+STATUSES = ("graded", "not submitted", "not started", "timed out", "crashed", "error")
+
+
+def statuses() -> tuple[str, ...]:
+    return STATUSES
+
+
+@dataclass(frozen=True)
+class QuizScore:
+    """A lesson's quiz: its maximum, and the score when answers exist (None: no answers)."""
+
+    max_score: float = 0.0
+    score: float | None = None
+    problem: str = ""
+
+
+def score_answers(quiz: Quiz | None, answers: Path | None, strip: str = "") -> QuizScore:
+    """Score the staged answers file against ``quiz`` (trusted side; never raises).
+    ``strip`` (the staging folder) is removed from messages."""
+    if quiz is None:
+        return QuizScore()
+    if answers is None:
+        return QuizScore(quiz.max_score)
+    try:
+        result = score_quiz(quiz, load_answers(answers), source=answers)
+    except LoopgraderError as error:
+        message = _clean(error.message, strip) or ""
+        return QuizScore(quiz.max_score, 0.0, f"quiz answers refused: {message}")
+    except Exception as error:  # a hostile answers file must not stop the batch
+        return QuizScore(quiz.max_score, 0.0, f"quiz answers unreadable: {type(error).__name__}")
+    return QuizScore(quiz.max_score, result.score)
+
+
+def load_quizzes(lessons: Iterable[Lesson]) -> dict[str, Quiz]:
+    """The quiz of every lesson that has one (course files: errors are the course's)."""
+    return {lesson.id: load_quiz(lesson.quiz) for lesson in lessons if lesson.quiz is not None}
+
+
+def pair_without_grading(student: str, lesson: Lesson, status: str, quiz: QuizScore,
+                         message: str = "", fingerprint: str = "") -> PairRecord:
+    """A row for a lesson whose exercise was not run (not submitted, stub, refused)."""
+    exercise_max = lesson.points if lesson.file is not None else 0.0
+    if status == "not submitted" and not message and lesson.file is not None:
+        message = (f"no {lesson.id}/{lesson.file} in the submission (links and files in the "
+                   "wrong place are not graded)")
+    if lesson.file is None and quiz.score is not None:  # a quiz-only lesson, answered
+        status = "graded"
+    return PairRecord(
+        student=student, lesson=lesson.id, status=status,
+        score=quiz.score or 0.0, max_score=exercise_max + quiz.max_score,
+        exercise_score=0.0, exercise_max=exercise_max, quiz_score=quiz.score,
+        quiz_max=quiz.max_score, message=_join(message, quiz.problem), fingerprint=fingerprint)
+
+
+def pair_from_result(student: str, result: LessonResult, quiz: QuizScore, *, fingerprint: str,
+                     isolation: str, strip: str = "") -> PairRecord:
+    """The row of a graded lesson; ``strip`` (a staging folder) is removed from messages."""
+    tests = tuple(TestRecord(t.name, t.node_id, t.score, t.max_score, t.passed, t.visibility,
+                             t.category, _clean(t.message, strip), t.hint)
+                  for t in result.tests)
+    status, message = _status(result, tests)
+    return PairRecord(
+        student=student, lesson=result.lesson, status=status,
+        score=result.score + (quiz.score or 0.0), max_score=result.max_score + quiz.max_score,
+        exercise_score=result.score, exercise_max=result.max_score, quiz_score=quiz.score,
+        quiz_max=quiz.max_score, duration_s=round(result.duration_s, 3),
+        message=_join(_clean(message, strip) or "", quiz.problem), fingerprint=fingerprint,
+        isolation=isolation, device=result.device, tests=tests, timings=result.timings,
+        curves=result.curves)
+
+
+def _status(result: LessonResult, tests: tuple[TestRecord, ...]) -> tuple[str, str]:
+    failed = [t for t in tests if not t.passed]
+    for category, status in (("timeout", "timed out"), ("crash", "crashed")):
+        hit = next((t for t in failed if t.category == category), None)
+        if hit is not None:
+            return status, hit.message or status
+    if result.import_error:
+        return "error", result.import_error
+    broken = next((t for t in failed if t.category == "grader_error"), None)
+    if broken is not None:
+        return "error", broken.message or "a grader failed"
+    if failed and all(t.category == "not_started" for t in failed) and len(failed) == len(tests):
+        return "not started", "the file is still the stub: nothing is implemented yet"
+    if not tests:
+        return "error", "no grader test ran for this lesson"
+    return "graded", f"{len(failed)} of {len(tests)} tests failed" if failed else ""
+
+
+def failed_run(pairs: Iterable[PairRecord], status: str, message: str) -> list[PairRecord]:
+    """Rows for lessons whose whole grader run failed: nothing passed."""
+    return [replace(p, status=status, message=_join(message, p.message)) for p in pairs]
+
+
+def _clean(text: str | None, strip: str) -> str | None:
+    if text is None or not strip:
+        return text
+    return text.replace(strip.rstrip("/") + "/", "")
+
+
+def _join(*parts: str) -> str:
+    return "\n".join(part for part in parts if part)

@@ -1,0 +1,94 @@
+"""``loopgrader grade`` and ``loopgrader merge``: thin click commands over :mod:`batch`,
+:mod:`gradebook` and :mod:`exports` (registered by ``cli.py``)."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import click
+
+from loopgrader.batch.exports import export_gradebook
+from loopgrader.batch.grade import BatchOptions, BatchSummary, grade_batch, parse_shard
+from loopgrader.cli.common import course_option, debug_option, guarded, load_course_from
+from loopgrader.cli.progressbar import make_listener
+from loopgrader.records.gradebook import merge_gradebooks
+
+__all__ = ["grade_command", "merge_command"]
+
+INTERRUPTED = ("every submission graded so far is saved in the gradebook; run the same "
+               "command again to resume")
+
+
+def _summary_text(summary: BatchSummary, out: Path) -> str:
+    statuses = ", ".join(f"{n} {s}" for s, n in sorted(summary.statuses.items())) or "none"
+    skipped = summary.pairs - summary.graded
+    return (f"{summary.students} students, {summary.pairs} (student, lesson) pairs: "
+            f"{summary.graded} graded now ({statuses}), {skipped} already in the gradebook; "
+            f"{summary.duration_s:.1f} s; isolation: {summary.isolation}\n"
+            f"gradebook and exports in {out}")
+
+
+@click.command("grade")
+@click.argument("submissions", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for the gradebook and the exports (created if needed).")
+@click.option("--lessons", default="all", show_default=True,
+              help="Lessons to grade: 1.2,2.3 or a module (2) or all.")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Submissions graded at the same time (about one per core).")
+@click.option("--timeout", type=click.FloatRange(min=1), default=60.0, show_default=True,
+              help="Seconds one call into a student's code may take.")
+@click.option("--force", is_flag=True, help="Grade again pairs the gradebook already holds.")
+@click.option("--shard", default="1/1", show_default=True,
+              help="Grade only shard K of N (K from 1), for a CI matrix or a job array.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="cpu",
+              show_default=True)
+@click.option("--isolation", type=click.Choice(["auto", "namespaces", "limits"]),
+              default="auto", show_default=True,
+              help="How student code is sandboxed (auto: the strongest available).")
+@click.option("--memory-mb", type=click.IntRange(min=0), default=None,
+              help="Address-space limit per worker in MiB (default 4096 on cpu; 0: none).")
+@course_option
+@debug_option
+def grade_command(submissions: Path, out: Path, lessons: str, jobs: int, timeout: float,
+                  force: bool, shard: str, device: str, isolation: str, memory_mb: int | None,
+                  course_dir: Path | None, debug: bool) -> None:
+    """Grade every submission in SUBMISSIONS (a folder or .zip per student) with every grader."""
+
+    def action() -> BatchSummary:
+        course = load_course_from(course_dir)
+        options = BatchOptions(
+            submissions=submissions.resolve(), out=out.resolve(), lessons=lessons, jobs=jobs,
+            timeout=timeout, force=force, shard=parse_shard(shard), device=device,
+            isolation=isolation, memory_bytes=None if memory_mb is None else memory_mb << 20,
+            command=shlex.join(["loopgrader", *sys.argv[1:]]))
+        summary = grade_batch(course, options, make_listener(sys.stderr))
+        export_gradebook(course, options.out)
+        return summary
+
+    click.echo(_summary_text(guarded(debug, action, interrupted=INTERRUPTED), out))
+
+
+@click.command("merge")
+@click.argument("gradebooks", nargs=-1, required=True,
+                type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder of the combined gradebook and its exports.")
+@course_option
+@debug_option
+def merge_command(gradebooks: tuple[Path, ...], out: Path, course_dir: Path | None,
+                  debug: bool) -> None:
+    """Combine the gradebooks of shards (their --out folders) into --out, with exports."""
+
+    def action() -> tuple[int, list[str]]:
+        course = load_course_from(course_dir)
+        result = merge_gradebooks(out, gradebooks)
+        export_gradebook(course, out)
+        return result
+
+    copied, conflicts = guarded(debug, action, interrupted=INTERRUPTED)
+    for conflict in conflicts:
+        click.echo(f"warning: {conflict}", err=True)
+    click.echo(f"merged {len(gradebooks)} gradebooks ({copied} pairs copied) into {out}")

@@ -1,0 +1,82 @@
+"""Grading inside a Gradescope autograder (the only module that knows its layout).
+
+Gradescope unpacks the bundle into ``$ROOT/source``, puts the student's upload in
+``$ROOT/submission`` and reads ``$ROOT/results/results.json``; ``$ROOT`` is ``/autograder``
+unless ``AUTOGRADER_ROOT`` says otherwise (tests use a temporary folder). An upload may be the
+bare lesson files, or a repository laid out like ``exercises/``: lesson files are found by name.
+
+Run as ``python -m loopgrader.dist.gradescope_run`` (what the bundle's ``run_autograder`` does).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from loopgrader._fs import atomic_write_text
+from loopgrader.course.catalog import Course, load_course
+from loopgrader.grading.check import run_check
+from loopgrader.errors import LoopgraderError
+from loopgrader.output.text import check_json
+
+__all__ = ["collect_submission", "main", "run_autograder"]
+
+
+def _pick(candidates: list[Path], lesson_id: str) -> Path | None:
+    if not candidates:
+        return None
+    exact = [p for p in candidates if p.parent.name == lesson_id]
+    return sorted(exact or candidates, key=lambda p: len(p.parts))[0]
+
+
+def collect_submission(course: Course, upload: Path, target: Path) -> list[str]:
+    """Lay the upload's lesson files (and quiz answers) out like exercises/ in ``target``."""
+    found: list[str] = []
+    files = [p for p in upload.rglob("*") if p.is_file() and not p.is_symlink()]
+    for lesson in course.lessons:
+        if lesson.file is not None:
+            chosen = _pick([p for p in files if p.name == lesson.file], lesson.id)
+            if chosen is not None:
+                (target / lesson.id).mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(chosen, target / lesson.id / lesson.file)
+                found.append(lesson.id)
+        answers = [p for p in files if p.name == "answers.yaml" and p.parent.name == lesson.id]
+        if answers:
+            (target / lesson.id).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(answers[0], target / lesson.id / "answers.yaml")
+    return found
+
+
+def run_autograder(root: Path) -> dict[str, object]:
+    """Grade ``root/submission`` with the course in ``root/source``; write results.json."""
+    results_path = root / "results" / "results.json"
+    try:
+        course = load_course(root / "source")
+        with tempfile.TemporaryDirectory(prefix="loopgrader-gradescope-") as tmp:
+            found = collect_submission(course, root / "submission", Path(tmp))
+            report = run_check(course=course, selector="all", submission_root=Path(tmp),
+                               record=False)
+        results = check_json(report)
+        results["output"] = ("Graded lessons with a file in your upload: "
+                             f"{', '.join(found) or 'none found'}.")
+    except LoopgraderError as error:
+        results = {"score": 0, "output": f"The autograder could not grade this submission: "
+                                         f"{error.message}", "tests": []}
+    atomic_write_text(results_path, json.dumps(results, indent=1))
+    return results
+
+
+def main() -> None:
+    """Entry point of ``run_autograder``."""
+    root = Path(os.environ.get("AUTOGRADER_ROOT", "/autograder"))
+    results = run_autograder(root)
+    print(f"score {results.get('score')} of {results.get('max_score', '?')}")
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+"""``loopgrader check``: grade lessons of one submission and record the attempt."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from loopgrader.checks.source import static_hints
+from loopgrader.course.catalog import Course, Lesson, select_lessons
+from loopgrader.course.stubs import is_started, stub_fingerprints
+from loopgrader.errors import LoopgraderError
+from loopgrader.grading.results import LessonResult
+from loopgrader.grading.runner import grade_lessons
+from loopgrader.quiz.loader import load_quiz
+from loopgrader.quiz.scoring import QuizResult, score_quiz
+from loopgrader.quiz.session import answers_path, load_answers
+from loopgrader.records.progress import Attempt, TestOutcome, record_attempt
+
+__all__ = ["CheckReport", "LessonCheck", "QuizCheck", "attempt_from_result", "run_check"]
+
+
+@dataclass(frozen=True)
+class QuizCheck:
+    """A lesson's quiz as the submission's answers file scores it."""
+
+    result: QuizResult | None  # None: no answers file yet, or it could not be read
+    answers_file: Path
+    problem: str | None = None
+
+    @property
+    def score(self) -> float:
+        return self.result.score if self.result else 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.result is not None and self.result.score >= self.result.max_score
+
+
+@dataclass(frozen=True)
+class LessonCheck:
+    """One lesson of a check: its exercise result and its quiz (None when it has none)."""
+
+    lesson: Lesson
+    exercise: LessonResult | None
+    quiz: QuizCheck | None = None
+    quiz_max: float = 0.0
+    advice: tuple[str, ...] = ()  # static hints from the source: advice, never points
+
+    @property
+    def passed(self) -> bool:
+        return (self.exercise is None or self.exercise.passed) and \
+            (self.quiz is None or self.quiz.passed)
+
+    @property
+    def score(self) -> float:
+        return (self.exercise.score if self.exercise else 0.0) + \
+            (self.quiz.score if self.quiz else 0.0)
+
+    @property
+    def max_score(self) -> float:
+        return (self.exercise.max_score if self.exercise else 0.0) + self.quiz_max
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """What ``check`` found, lesson by lesson; lessons not built yet are listed apart."""
+
+    selector: str
+    checks: tuple[LessonCheck, ...]
+    not_built: tuple[Lesson, ...]
+    device: str
+    duration_s: float
+    not_started: tuple[Lesson, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return all(check.passed for check in self.checks)
+
+    @property
+    def score(self) -> float:
+        return sum(check.score for check in self.checks)
+
+    @property
+    def max_score(self) -> float:
+        return sum(check.max_score for check in self.checks)
+
+
+def run_check(*, course: Course, selector: str, submission_root: Path, device: str = "auto",
+              timeout: float = 60.0, record: bool = True,
+              only_started: bool = False) -> CheckReport:
+    """Grade the lessons ``selector`` names; record an attempt per graded lesson.
+
+    With ``only_started``, lessons whose file is still the untouched stub (and whose quiz has no
+    answers) are skipped and listed in ``not_started``.
+    """
+    lessons = select_lessons(course, selector)
+    skipped: tuple[Lesson, ...] = ()
+    if only_started:
+        stubs = stub_fingerprints(course)
+        skipped = tuple(lesson for lesson in lessons
+                        if lesson.ready and not is_started(lesson, submission_root, stubs))
+        lessons = [lesson for lesson in lessons if lesson not in skipped]
+    graded = [lesson for lesson in lessons if lesson.ready and lesson.file]
+    not_built = tuple(lesson for lesson in lessons if not lesson.ready)
+    started = time.perf_counter()
+    results: dict[str, LessonResult] = {}
+    device_used = device
+    if graded:
+        run = grade_lessons(course, graded, submission_root, device=device, timeout=timeout)
+        results = run.results
+        device_used = next(iter(results.values())).device if results else device
+    checks = tuple(_lesson_check(lesson, results.get(lesson.id), submission_root)
+                   for lesson in lessons if lesson.ready)
+    if record:
+        for check in checks:
+            if check.exercise is not None:
+                record_attempt(course.root, attempt_from_result(check.exercise))
+    return CheckReport(selector, checks, not_built, device_used, time.perf_counter() - started,
+                       skipped)
+
+
+def _advice(lesson: Lesson, submission_root: Path) -> tuple[str, ...]:
+    path = lesson.submitted_file(submission_root)
+    if path is None or not path.is_file():
+        return ()
+    try:
+        return tuple(static_hints(path.read_text(encoding="utf-8")))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return ()
+
+
+def _lesson_check(lesson: Lesson, exercise: LessonResult | None,
+                  submission_root: Path) -> LessonCheck:
+    check = _quiz_check(lesson, exercise, submission_root)
+    if exercise is None or exercise.status in ("not started", "missing", "does not import"):
+        return check
+    return replace(check, advice=_advice(lesson, submission_root))
+
+
+def _quiz_check(lesson: Lesson, exercise: LessonResult | None,
+                submission_root: Path) -> LessonCheck:
+    if lesson.quiz is None:
+        return LessonCheck(lesson, exercise)
+    quiz = load_quiz(lesson.quiz)
+    path = answers_path(submission_root, lesson.id)
+    if not path.is_file():
+        return LessonCheck(lesson, exercise, QuizCheck(None, path), quiz.max_score)
+    try:
+        result = score_quiz(quiz, load_answers(path), source=path)
+    except LoopgraderError as error:  # a bad answers file is reported, never a crash
+        return LessonCheck(lesson, exercise, QuizCheck(None, path, error.message),
+                           quiz.max_score)
+    return LessonCheck(lesson, exercise, QuizCheck(result, path), quiz.max_score)
+
+
+def attempt_from_result(result: LessonResult) -> Attempt:
+    """The progress record of one graded lesson."""
+    return Attempt(
+        lesson=result.lesson, kind="exercise", score=result.score, max_score=result.max_score,
+        status=result.status, duration_s=result.duration_s, device=result.device,
+        tests=tuple(TestOutcome(t.name, t.score, t.max_score, t.status) for t in result.tests),
+        timings=result.timings,
+        curves=result.curves,
+    )

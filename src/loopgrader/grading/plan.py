@@ -1,0 +1,65 @@
+"""The run plan: what the grader process is asked to grade, handed over as a small JSON file.
+
+The CLI writes it; the pytest plugin reads it. It holds absolute paths and settings only, so
+nothing in a submission can configure the grader run.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+__all__ = ["LessonPlan", "RunPlan"]
+
+
+@dataclass(frozen=True)
+class LessonPlan:
+    """One lesson to grade: where its graders, reference and the student's file are."""
+
+    lesson: str
+    graders_dir: str
+    student_file: str | None  # None when the submission has no such file
+    reference_file: str | None
+    probe_files: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Everything the grader process needs to know."""
+
+    lessons: dict[str, LessonPlan]
+    device: str = "auto"
+    timeout: float = 60.0
+    memory_bytes: int = 0
+    extras: dict[str, str] = field(default_factory=dict)
+    isolation: str = "limits"  # see loopgrader.sandbox.isolation.LEVELS
+    # the fields of loopgrader.sandbox.isolation.Limits
+    limits: dict[str, int] = field(default_factory=dict)
+    hidden_paths: tuple[str, ...] = ()  # covered in every worker (isolation "namespaces")
+    lesson_budget: float = 0.0  # wall seconds a lesson's calls may take in total (0: no limit)
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=1), encoding="utf-8")
+
+    @classmethod
+    def read(cls, path: Path) -> RunPlan:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        lessons = {
+            key: LessonPlan(**{**value, "probe_files": tuple(value.get("probe_files", ()))})
+            for key, value in data["lessons"].items()
+        }
+        return cls(lessons=lessons, device=data["device"], timeout=float(data["timeout"]),
+                   memory_bytes=int(data.get("memory_bytes", 0)),
+                   extras=dict(data.get("extras", {})),
+                   isolation=str(data.get("isolation", "limits")),
+                   limits={str(k): int(v) for k, v in dict(data.get("limits", {})).items()},
+                   hidden_paths=tuple(str(p) for p in data.get("hidden_paths", ())),
+                   lesson_budget=float(data.get("lesson_budget", 0.0)))
+
+    def lesson_for(self, test_path: Path) -> LessonPlan | None:
+        """The lesson whose graders folder holds ``test_path``."""
+        for lesson in self.lessons.values():
+            if Path(lesson.graders_dir) in test_path.parents:
+                return lesson
+        return None

@@ -1,0 +1,239 @@
+"""Runs the graders of some lessons on one submission, in a trusted pytest process forked from a
+grader host (see ``_host``).
+
+The grader process is configured only by us: a clean working folder, our own ini file, plugin
+auto-loading off (the plugins it needs are named), no PYTEST_* variables, and a run plan with
+absolute paths. The student's code never runs here or there, only in the workers the plugin
+starts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from loopgrader.course.catalog import Course, Lesson
+from loopgrader.errors import CourseError, LoopgraderError
+from loopgrader.grading.plan import LessonPlan, RunPlan
+from loopgrader.grading.results import LessonResult, parse_report
+from loopgrader.sandbox.host import GraderHost
+from loopgrader.sandbox.isolation import Limits
+
+__all__ = [
+    "GradeRun",
+    "GraderTimeout",
+    "RunOptions",
+    "collect_points",
+    "grade_lessons",
+    "grader_environment",
+    "new_host",
+    "run_graders",
+]
+
+PLUGINS = ("pytest_jsonreport.plugin", "pytest_timeout", "loopgrader.grading.plugin")
+INI = "[pytest]\naddopts =\nconsole_output_style = classic\n"
+# Plugins a grader run does not need; the first two end every run with full garbage collections
+# (slow with torch loaded). Messages come from our plugin, so native tracebacks are enough.
+SKIPPED_PLUGINS = ("-p", "no:unraisableexception", "-p", "no:threadexception",
+                   "-p", "no:junitxml", "-p", "no:pastebin", "-p", "no:doctest")
+
+
+class GraderTimeout(LoopgraderError):
+    """A whole grader run took longer than its budget and was stopped."""
+
+
+@dataclass(frozen=True)
+class GradeRun:
+    """Results of one grader run, with the grader process's own output for --debug."""
+
+    results: dict[str, LessonResult]
+    log: str
+    duration_s: float
+    isolation: str = "limits"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How student code is run: device, per-call timeout, isolation level and limits."""
+
+    device: str = "auto"
+    timeout: float = 60.0
+    memory_bytes: int = 0
+    isolation: str = "limits"
+    limits: Limits = field(default_factory=Limits)
+    hidden_paths: tuple[str, ...] = ()
+    lesson_budget: float = 0.0  # wall seconds of student calls per lesson (0: no limit)
+    run_budget: float = 0.0  # wall seconds for the whole grader run (0: from the timeout)
+
+    def budget(self, lessons: int) -> float:
+        return self.run_budget or max(600.0, self.timeout * 40) * max(1, lessons)
+
+
+def default_limits(timeout: float, memory_bytes: int = 0) -> Limits:
+    """The limits ``check`` uses: generous, so honest code never meets them."""
+    return Limits(cpu_seconds=int(max(600.0, timeout * 20)), memory_bytes=memory_bytes)
+
+
+def grader_environment() -> dict[str, str]:
+    """The caller's environment without anything that would configure pytest or Python."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("PYTEST_") and not (k.startswith("PYTHON") and k != "PYTHONPATH")}
+    env.update(PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", PYTHONSAFEPATH="1",
+               PYTHONDONTWRITEBYTECODE="1")
+    return env
+
+
+def new_host(*, optimizers: bool = True) -> GraderHost:
+    """A grader host (not started yet) with the grader environment. ``optimizers``: it and its
+    workers preload what torch.optim needs (1-2 s once, instead of in every run and worker that
+    builds an optimizer); lessons that build none start faster without."""
+    return GraderHost(grader_environment(), optimizers=optimizers)
+
+
+def may_build_optimizers(lessons: Sequence[Lesson]) -> bool:
+    """Whether grading ``lessons`` is likely to build torch optimizers: one of them has graders
+    or a reference that mention them. Only speed depends on it (see :func:`new_host`)."""
+    for lesson in lessons:
+        files = list(lesson.graders_dir.glob("*.py"))
+        if lesson.reference is not None:
+            files.append(lesson.reference)
+        for path in files:
+            try:
+                text = path.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                return True
+            if "optim" in text or "lr_scheduler" in text:
+                return True
+    return False
+
+
+def lesson_plan(lesson: Lesson, submission_root: Path) -> LessonPlan:
+    """Where the graders, reference and student's file of ``lesson`` are."""
+    submitted = lesson.submitted_file(submission_root)
+    return LessonPlan(
+        lesson=lesson.id,
+        graders_dir=str(lesson.graders_dir.resolve()),
+        student_file=str(submitted.resolve()) if submitted and submitted.is_file() else None,
+        reference_file=str(lesson.reference.resolve()) if lesson.reference else None,
+        probe_files=tuple(str(p.resolve()) for p in lesson.probes),
+    )
+
+
+def grade_lessons(course: Course, lessons: Sequence[Lesson], submission_root: Path, *,
+                  device: str = "auto", timeout: float = 60.0,
+                  memory_bytes: int = 0) -> GradeRun:
+    """Grade ``lessons`` (which must have graders) of the submission at ``submission_root``.
+
+    A grader host is started for this one run; a batch keeps hosts and calls
+    :func:`run_graders` with one for each submission (the same code path).
+    """
+    options = RunOptions(device=device, timeout=timeout, memory_bytes=memory_bytes,
+                         limits=default_limits(timeout, memory_bytes))
+    with new_host(optimizers=may_build_optimizers(lessons)) as host:
+        return run_graders(host, course, lessons, submission_root, options)
+
+
+def run_graders(host: GraderHost, course: Course, lessons: Sequence[Lesson],
+                submission_root: Path, options: RunOptions) -> GradeRun:
+    """One grader run on ``host``: every test of ``lessons`` on one submission."""
+    plan = RunPlan(lessons={lesson.id: lesson_plan(lesson, submission_root) for lesson in lessons},
+                   device=options.device, timeout=options.timeout,
+                   memory_bytes=options.memory_bytes, isolation=options.isolation,
+                   limits=options.limits.to_dict(), hidden_paths=options.hidden_paths,
+                   lesson_budget=options.lesson_budget)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="loopgrader-run-") as tmp:
+        work = _work_folder(Path(tmp), plan)
+        report_path = work / "report.json"
+        args = _pytest_args(course, lessons, work, report_path, options.timeout)
+        outcome = host.run(args, work, work / "grader.log", options.budget(len(lessons)))
+        log = _read_log(work / "grader.log")
+        if outcome.timed_out:
+            raise GraderTimeout(f"grading took longer than {options.budget(len(lessons)):g} s "
+                                "and was stopped")
+        report = _read_report(report_path, log)
+    _raise_on_collection_errors(report)
+    results = parse_report(report, [lesson.id for lesson in lessons])
+    return GradeRun(results, log, time.perf_counter() - started, options.isolation)
+
+
+def _work_folder(work: Path, plan: RunPlan) -> Path:
+    """Fill a grader run's working folder with its plan and our ini (what ``_base_args`` names)."""
+    plan.write(work / "plan.json")
+    (work / "pytest.ini").write_text(INI, encoding="utf-8")
+    return work
+
+
+def _base_args(course: Course, lessons: Sequence[Lesson], work: Path) -> list[str]:
+    """The pytest arguments every grader run shares: our graders, ini, root and plan."""
+    return [*[str(lesson.graders_dir) for lesson in lessons],
+            "-p", "no:cacheprovider", "-c", str(work / "pytest.ini"),
+            "--rootdir", str(course.root), "--confcutdir", str(course.root / "graders"),
+            "--loopgrader-plan", str(work / "plan.json")]
+
+
+def _pytest_args(course: Course, lessons: Sequence[Lesson], work: Path, report: Path,
+                 timeout: float) -> list[str]:
+    plugins = [arg for name in PLUGINS for arg in ("-p", name)]
+    return [
+        *_base_args(course, lessons, work), *plugins, "--json-report",
+        "--json-report-file", str(report), "--json-report-omit", "keywords", "streams", "log",
+        "--timeout", str(int(timeout * 3 + 30)), "-q", "--no-header", "-rN", "--tb=native",
+        "-W", "ignore::DeprecationWarning", *SKIPPED_PLUGINS,
+    ]
+
+
+def _read_log(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _read_report(path: Path, log: str) -> dict[str, object]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        tail = "\n".join(log.strip().splitlines()[-15:])
+        raise LoopgraderError(f"the grader process ended without a report:\n{tail}",
+                              hint="run again with --debug and report this") from None
+    if not isinstance(data, dict):
+        raise LoopgraderError("the grader process wrote an unreadable report")
+    return data
+
+
+def _raise_on_collection_errors(report: dict[str, object]) -> None:
+    collectors = report.get("collectors")
+    broken = [c for c in collectors if isinstance(c, dict) and c.get("outcome") == "failed"] \
+        if isinstance(collectors, list) else []
+    if broken:
+        details = "\n".join(f"{c.get('nodeid')}: {str(c.get('longrepr', ''))[-600:]}"
+                            for c in broken)
+        raise CourseError(f"the graders could not be collected:\n{details}",
+                          hint="this is a problem with the course, not with the submission")
+
+
+def collect_points(course: Course, lessons: Sequence[Lesson]) -> dict[str, float]:
+    """Each lesson's total points as its graders declare them (collection only, no grading)."""
+    plan = RunPlan(lessons={lesson.id: lesson_plan(lesson, course.root / "exercises")
+                            for lesson in lessons})
+    with tempfile.TemporaryDirectory(prefix="loopgrader-collect-") as tmp:
+        work = _work_folder(Path(tmp), plan)
+        command = [sys.executable, "-m", "pytest", *_base_args(course, lessons, work),
+                   "-p", "loopgrader.grading.plugin", "--collect-only", "-q",
+                   "--loopgrader-points-out", str(work / "points.json")]
+        proc = subprocess.run(command, cwd=work, env=grader_environment(), capture_output=True,
+                              text=True, timeout=600, check=False)
+        try:
+            return {k: float(v) for k, v in
+                    json.loads((work / "points.json").read_text(encoding="utf-8")).items()}
+        except (OSError, ValueError):
+            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+            raise CourseError(f"the graders could not be collected:\n{tail}") from None

@@ -1,0 +1,167 @@
+"""Turns check reports and lesson lists into text for terminals and Gradescope-style JSON."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from loopgrader import __version__
+from loopgrader.course.catalog import Course
+from loopgrader.grading.check import CheckReport, LessonCheck
+from loopgrader.grading.results import TestResult
+from loopgrader.records.progress import Progress, summarise
+
+__all__ = ["check_json", "check_text", "lessons_text"]
+
+PASS, FAIL = "✓", "✗"
+TODO = re.compile(r"\d+\.\d+: implement (\w+)")
+
+
+def _pts(value: float) -> str:
+    return f"{value:g}"
+
+
+def check_text(report: CheckReport) -> str:
+    """The terminal view of a check: a line per test, messages under failures, totals."""
+    blocks = [_lesson_text(check) for check in report.checks]
+    if report.not_started and not report.checks:
+        blocks.append("No lesson started yet: nothing to check. Work in a lesson's file under "
+                      "exercises/ (or answer its quiz), then check again.")
+    elif report.not_started:
+        blocks.append("Not started yet (skipped): "
+                      + ", ".join(lesson.id for lesson in report.not_started))
+    if len(report.not_built) == 1:
+        lesson = report.not_built[0]
+        blocks.append(f"Lesson {lesson.id} — {lesson.title}: not built yet (nothing to check)")
+    elif report.not_built:
+        blocks.append("Not built yet (nothing to check): "
+                      + ", ".join(lesson.id for lesson in report.not_built))
+    graded = any(check.exercise is not None for check in report.checks)
+    where = f" on {report.device}" if graded else ""
+    total = (f"Total: {_pts(report.score)}/{_pts(report.max_score)} points{where} in "
+             f"{report.duration_s:.1f} s")
+    return "\n\n".join([*blocks, total])
+
+
+def _lesson_text(check: LessonCheck) -> str:
+    exercise = _exercise_text(check)
+    quiz = _quiz_text(check)
+    advice = "\n".join(f"  advice (no points): {line}" for line in check.advice)
+    return "\n".join(part for part in (exercise, quiz, advice) if part)
+
+
+def _quiz_text(check: LessonCheck) -> str:
+    quiz, lesson = check.quiz, check.lesson
+    if quiz is None:
+        return ""
+    if quiz.problem:
+        return f"  Quiz: 0/{_pts(check.quiz_max)} — {quiz.problem}"
+    if quiz.result is None:
+        return (f"  Quiz: not answered yet (0/{_pts(check.quiz_max)}) — take it with "
+                f"`loopgrader quiz {lesson.id}`")
+    result = quiz.result
+    wrong = [q.id for q in result.questions if q.correct is False]
+    missing = [q.id for q in result.questions if q.correct is None]
+    line = f"  Quiz: {_pts(result.score)}/{_pts(result.max_score)}"
+    if wrong:
+        line += f" · wrong: {', '.join(wrong)}"
+    if missing:
+        line += f" · unanswered: {', '.join(missing)}"
+    return line
+
+
+def _exercise_text(check: LessonCheck) -> str:
+    lesson, result = check.lesson, check.exercise
+    head = f"Lesson {lesson.id} — {lesson.title}"
+    if result is None:
+        return f"{head}: quiz only"
+    score = f"{_pts(result.score)}/{_pts(result.max_score)}"
+    if result.missing_file or result.import_error:
+        problem = result.import_error or result.missing_file or ""
+        return f"{head}: {result.status} ({score})\n  {problem}"
+    if result.status == "not started":
+        todo = sorted({m.group(1) for t in result.tests for m in TODO.finditer(t.message or "")})
+        what = f" ({', '.join(todo)})" if todo else ""
+        return (f"{head}: not started ({score})\n  Replace each `raise NotImplementedError` in "
+                f"exercises/{lesson.id}/{lesson.file}{what} with your code, then run "
+                f"`loopgrader check {lesson.id}` again.")
+    lines = [f"{head}: {result.status} ({score})"]
+    lines += [_test_line(test) for test in result.tests]
+    for key, ratio in result.timings.items():
+        lines.append(f"  timing: {key} took {ratio:.2f}× the reference on {result.device}")
+    return "\n".join(lines)
+
+
+def _test_line(test: TestResult) -> str:
+    mark = PASS if test.passed else FAIL
+    line = f"  {mark} {_pts(test.score):>3}/{_pts(test.max_score):<3} {test.name}"
+    if test.passed:
+        return line
+    details = [*(test.message or "").splitlines(), *(f"hint: {h}" for h in
+                                                     (test.hint or "").splitlines())]
+    return "\n".join([line, *(f"           {d}" for d in details)])
+
+
+def check_json(report: CheckReport) -> dict[str, Any]:
+    """Gradescope's results schema, plus ``lesson``, ``device`` and ``loopgrader_version``."""
+    tests: list[dict[str, Any]] = []
+    several = len(report.checks) > 1
+    for check in report.checks:
+        for test in check.exercise.tests if check.exercise else ():
+            prefix = f"[{check.lesson.id}] " if several else ""
+            output = "\n".join(x for x in (test.message, test.hint and f"hint: {test.hint}") if x)
+            tests.append({"name": prefix + test.name, "score": test.score,
+                          "max_score": test.max_score, "status": test.status,
+                          "output": output, "visibility": test.visibility})
+    for check in report.checks:
+        tests += _quiz_json(check, f"[{check.lesson.id}] " if several else "")
+    return {
+        "score": report.score, "max_score": report.max_score,
+        "execution_time": round(report.duration_s, 3), "tests": tests,
+        "lesson": report.selector, "device": report.device, "loopgrader_version": __version__,
+        "lessons": {c.lesson.id: {"status": c.exercise.status if c.exercise else "quiz only",
+                                  "score": c.score, "max_score": c.max_score,
+                                  "quiz_score": c.quiz.score if c.quiz else None}
+                    for c in report.checks},
+        "not_built": [lesson.id for lesson in report.not_built],
+    }
+
+
+def _quiz_json(check: LessonCheck, prefix: str) -> list[dict[str, Any]]:
+    quiz = check.quiz
+    if quiz is None:
+        return []
+    if quiz.result is None:
+        output = quiz.problem or f"not answered yet: run `loopgrader quiz {check.lesson.id}`"
+        return [{"name": f"{prefix}quiz", "score": 0.0, "max_score": check.quiz_max,
+                 "status": "failed", "output": output, "visibility": "visible"}]
+    return [{"name": f"{prefix}quiz {q.id}: {q.prompt.splitlines()[0][:80]}", "score": q.score,
+             "max_score": q.max_score, "status": "passed" if q.correct else "failed",
+             "output": q.explanation if q.correct is not None else "not answered",
+             "visibility": "visible"} for q in quiz.result.questions]
+
+
+def lessons_text(course: Course, progress: Progress) -> str:
+    """``loopgrader list``: the lessons by module, with status from progress."""
+    lines: list[str] = [course.title]
+    for module, title in sorted(course.modules.items()):
+        lines.append(f"\nModule {module} — {title}")
+        for lesson in (item for item in course.lessons if item.module == module):
+            lines.append(f"  {lesson.id:<5} {lesson.title:<60} {_status(lesson, progress)}")
+    for problem in progress.problems:
+        lines.append(f"\nwarning: {problem}")
+    return "\n".join(lines)
+
+
+def _status(lesson: Any, progress: Progress) -> str:
+    if not lesson.ready:
+        return "not built yet"
+    exercise = summarise(progress.attempts, lesson.id, "exercise")
+    quiz = summarise(progress.attempts, lesson.id, "quiz")
+    parts = []
+    for label, item in (("exercise", exercise), ("quiz", quiz)):
+        if item.best is None:
+            continue
+        parts.append(f"{label} {item.status} (best {_pts(item.best.score)}/"
+                     f"{_pts(item.best.max_score)}, {item.attempts} attempts)")
+    return "; ".join(parts) or "not started"

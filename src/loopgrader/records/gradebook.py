@@ -1,0 +1,295 @@
+"""The gradebook: every (student, lesson) result of a batch, in SQLite under ``--out``.
+
+This is the only module that knows the schema. Each submission's results are written in one
+transaction (WAL journal, synchronous writes), so an interrupted run — Ctrl-C, ``kill -9``, a
+power cut — keeps everything already committed and never leaves half a row. Shards are
+combined with :func:`merge_gradebooks`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from loopgrader.errors import UsageError
+from loopgrader.records.progress import Attempt, Progress, TestOutcome
+
+__all__ = [
+    "FILE_NAME",
+    "Gradebook",
+    "PairRecord",
+    "TestRecord",
+    "load_gradebook_progress",
+    "merge_gradebooks",
+    "open_gradebook",
+]
+
+FILE_NAME = "gradebook.sqlite"
+SCHEMA_VERSION = "1"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT, command TEXT NOT NULL,
+    shard TEXT NOT NULL, isolation TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS pairs (
+    student TEXT NOT NULL, lesson TEXT NOT NULL, status TEXT NOT NULL,
+    score REAL NOT NULL, max_score REAL NOT NULL,
+    exercise_score REAL NOT NULL, exercise_max REAL NOT NULL,
+    quiz_score REAL, quiz_max REAL NOT NULL, duration_s REAL NOT NULL, message TEXT NOT NULL,
+    fingerprint TEXT NOT NULL, isolation TEXT NOT NULL, device TEXT NOT NULL,
+    graded_at TEXT NOT NULL, measurements TEXT NOT NULL DEFAULT '{}', run_id INTEGER,
+    PRIMARY KEY (student, lesson));
+CREATE TABLE IF NOT EXISTS tests (
+    student TEXT NOT NULL, lesson TEXT NOT NULL, position INTEGER NOT NULL,
+    name TEXT NOT NULL, node_id TEXT NOT NULL, score REAL NOT NULL, max_score REAL NOT NULL,
+    passed INTEGER NOT NULL, visibility TEXT NOT NULL, category TEXT, message TEXT, hint TEXT,
+    PRIMARY KEY (student, lesson, position),
+    FOREIGN KEY (student, lesson) REFERENCES pairs (student, lesson) ON DELETE CASCADE);
+"""
+PAIR_COLUMNS = ("student", "lesson", "status", "score", "max_score", "exercise_score",
+                "exercise_max", "quiz_score", "quiz_max", "duration_s", "message", "fingerprint",
+                "isolation", "device", "graded_at")
+TEST_COLUMNS = ("name", "node_id", "score", "max_score", "passed", "visibility", "category",
+                "message", "hint")
+
+
+@dataclass(frozen=True)
+class TestRecord:
+    """One grader test of one pair."""
+
+    __test__ = False  # not a pytest test class
+
+    name: str
+    node_id: str
+    score: float
+    max_score: float
+    passed: bool
+    visibility: str = "visible"
+    category: str | None = None
+    message: str | None = None
+    hint: str | None = None
+
+
+@dataclass(frozen=True)
+class PairRecord:
+    """One (student, lesson) result. ``score``/``max_score`` include the quiz."""
+
+    student: str
+    lesson: str
+    status: str  # graded | not submitted | not started | timed out | crashed | error
+    score: float
+    max_score: float
+    exercise_score: float = 0.0
+    exercise_max: float = 0.0
+    quiz_score: float | None = None  # None: no answers file
+    quiz_max: float = 0.0
+    duration_s: float = 0.0
+    message: str = ""
+    fingerprint: str = ""  # of what was graded (file and answers): a change means regrade
+    isolation: str = ""
+    device: str = ""
+    graded_at: str = ""
+    tests: tuple[TestRecord, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)  # timing ratios measured
+    curves: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # loss curves
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Gradebook:
+    """An open gradebook; write from one thread only."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None, timeout=30.0)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        with self._transaction():
+            for statement in filter(str.strip, SCHEMA.split(";")):
+                self._db.execute(statement)
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+        version = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0]
+        if version != SCHEMA_VERSION:
+            raise UsageError(f"{path}: gradebook schema {version}, this loopgrader reads "
+                             f"{SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Gradebook:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def start_run(self, command: str, shard: str, isolation: str) -> int:
+        with self._transaction() as db:
+            cursor = db.execute("INSERT INTO runs (started_at, command, shard, isolation) "
+                                "VALUES (?, ?, ?, ?)", (_now(), command, shard, isolation))
+            return int(cursor.lastrowid or 0)
+
+    def finish_run(self, run_id: int) -> None:
+        with self._transaction() as db:
+            db.execute("UPDATE runs SET finished_at=? WHERE id=?", (_now(), run_id))
+
+    def record(self, pairs: Sequence[PairRecord], run_id: int | None = None) -> None:
+        """Store ``pairs`` (replacing earlier results of the same pairs) in one transaction."""
+        with self._transaction() as db:
+            for pair in pairs:
+                _insert_pair(db, pair, run_id)
+
+    def fingerprints(self) -> dict[tuple[str, str], str]:
+        """(student, lesson) → fingerprint of every pair already graded."""
+        rows = self._db.execute("SELECT student, lesson, fingerprint FROM pairs")
+        return {(s, lesson): f for s, lesson, f in rows}
+
+    def pairs(self, student: str | None = None) -> list[PairRecord]:
+        """Every stored pair (of one student if given), with its tests, sorted."""
+        where, args = ("WHERE student=?", (student,)) if student is not None else ("", ())
+        rows = self._db.execute(f"SELECT {', '.join(PAIR_COLUMNS)}, measurements FROM pairs "
+                                f"{where} ORDER BY student, lesson", args).fetchall()
+        tests = self._tests(student)
+        return [PairRecord(**dict(zip(PAIR_COLUMNS, row[:-1], strict=True)),
+                           tests=tests.get((row[0], row[1]), ()), **_measurements(row[-1]))
+                for row in rows]
+
+    def _tests(self, student: str | None) -> dict[tuple[str, str], tuple[TestRecord, ...]]:
+        where, args = ("WHERE student=?", (student,)) if student is not None else ("", ())
+        found: dict[tuple[str, str], list[TestRecord]] = {}
+        for row in self._db.execute(f"SELECT student, lesson, {', '.join(TEST_COLUMNS)} FROM "
+                                    f"tests {where} ORDER BY student, lesson, position", args):
+            name, node, score, max_score, passed, *rest = row[2:]
+            found.setdefault((row[0], row[1]), []).append(
+                TestRecord(name, node, score, max_score, bool(passed), *rest))
+        return {key: tuple(value) for key, value in found.items()}
+
+    def runs(self) -> list[tuple[int, str, str | None, str, str, str]]:
+        return list(self._db.execute("SELECT id, started_at, finished_at, command, shard, "
+                                     "isolation FROM runs ORDER BY id"))
+
+
+def _insert_pair(db: sqlite3.Connection, pair: PairRecord, run_id: int | None) -> None:
+    db.execute("DELETE FROM pairs WHERE student=? AND lesson=?", (pair.student, pair.lesson))
+    values = [getattr(pair, name) for name in PAIR_COLUMNS]
+    values[PAIR_COLUMNS.index("graded_at")] = pair.graded_at or _now()
+    measurements = json.dumps({"timings": pair.timings, "curves": pair.curves}, allow_nan=False)
+    db.execute(f"INSERT INTO pairs ({', '.join(PAIR_COLUMNS)}, measurements, run_id) VALUES "
+               f"({', '.join('?' * (len(PAIR_COLUMNS) + 2))})", (*values, measurements, run_id))
+    db.executemany(
+        f"INSERT INTO tests (student, lesson, position, {', '.join(TEST_COLUMNS)}) VALUES "
+        f"({', '.join('?' * (len(TEST_COLUMNS) + 3))})",
+        [(pair.student, pair.lesson, i, *(getattr(t, c) for c in TEST_COLUMNS))
+         for i, t in enumerate(pair.tests)])
+
+
+def _measurements(text: str) -> dict[str, Any]:
+    """The timings and curves column back as PairRecord fields (empty if unreadable)."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    timings = data.get("timings")
+    curves = data.get("curves")
+    return {"timings": timings if isinstance(timings, dict) else {},
+            "curves": curves if isinstance(curves, dict) else {}}
+
+
+def open_gradebook(folder: Path, *, create: bool = True) -> Gradebook:
+    """The gradebook in ``folder`` (created with the folder when ``create``)."""
+    path = folder / FILE_NAME
+    if not create and not path.is_file():
+        raise UsageError(f"{folder}: no gradebook here ({FILE_NAME} is missing)",
+                         hint="point at the --out folder of a `loopgrader grade` run")
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        return Gradebook(path)
+    except sqlite3.DatabaseError as exc:
+        raise UsageError(f"{path}: not a readable gradebook ({exc})") from None
+
+
+def merge_gradebooks(target: Path, sources: Iterable[Path]) -> tuple[int, list[str]]:
+    """Copy every pair of the ``sources`` gradebooks into ``target``'s; returns how many pairs
+    were copied and the conflicts (a pair graded differently in two places: the later-graded
+    result is kept). Merging the same gradebook again changes nothing."""
+    conflicts: list[str] = []
+    copied = 0
+    with open_gradebook(target) as book:
+        for source in sources:
+            with closing(open_gradebook(source, create=False)) as other:
+                existing = {(p.student, p.lesson): p for p in book.pairs()}
+                chosen = [pair for pair in other.pairs()
+                          if _newer(pair, existing.get((pair.student, pair.lesson)), conflicts)]
+                book.record(chosen)
+                copied += len(chosen)
+    return copied, conflicts
+
+
+def _newer(pair: PairRecord, current: PairRecord | None, conflicts: list[str]) -> bool:
+    if current is None:
+        return True
+    if (current.graded_at, current.fingerprint) == (pair.graded_at, pair.fingerprint):
+        return False
+    conflicts.append(f"{pair.student} {pair.lesson}: graded in more than one gradebook; "
+                     "the later result is kept")
+    return pair.graded_at > current.graded_at
+
+
+def load_gradebook_progress(gradebook_dir: Path, student: str) -> Progress:
+    """One student's results in a gradebook, as the progress report reads attempts."""
+    with open_gradebook(gradebook_dir, create=False) as book:
+        pairs = book.pairs(student)
+    if not pairs:
+        known = sorted({p.student for p in _all_pairs(gradebook_dir)})
+        raise UsageError(f"{gradebook_dir}: no results for student {student!r}",
+                         hint=f"students in this gradebook: {', '.join(known[:20]) or 'none'}")
+    attempts: list[Attempt] = []
+    for pair in pairs:
+        attempts += _attempts(pair)
+    return Progress(tuple(attempts))
+
+
+def _all_pairs(gradebook_dir: Path) -> list[PairRecord]:
+    with open_gradebook(gradebook_dir, create=False) as book:
+        return book.pairs()
+
+
+def _attempts(pair: PairRecord) -> list[Attempt]:
+    found: list[Attempt] = []
+    if pair.status != "not submitted" and pair.exercise_max > 0:
+        status = {"not started": "not started", "graded": "attempted"}.get(pair.status, "error")
+        if status == "attempted" and pair.exercise_score >= pair.exercise_max:
+            status = "passed"
+        tests = tuple(TestOutcome(t.name, t.score, t.max_score,
+                                  "passed" if t.passed else "failed") for t in pair.tests)
+        found.append(Attempt(lesson=pair.lesson, kind="exercise", score=pair.exercise_score,
+                             max_score=pair.exercise_max, status=status,
+                             duration_s=pair.duration_s, device=pair.device or None,
+                             started_at=pair.graded_at, tests=tests, timings=pair.timings,
+                             curves=pair.curves))
+    if pair.quiz_score is not None:
+        passed = pair.quiz_score >= pair.quiz_max
+        found.append(Attempt(lesson=pair.lesson, kind="quiz", score=pair.quiz_score,
+                             max_score=pair.quiz_max, status="passed" if passed else "attempted",
+                             started_at=pair.graded_at))
+    return found

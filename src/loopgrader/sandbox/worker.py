@@ -1,0 +1,237 @@
+"""The untrusted side: the process where a student's module is imported and called.
+
+It is forked from a server that has already imported torch, puts itself in its own process
+group (so a timeout can kill everything it started), loads the student's file by path under a
+unique module name, and then answers requests one at a time with plain data (see ``_wire``).
+Nothing here judges anything: every verdict is made in the grader process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import os
+import sys
+import traceback
+import types
+import warnings
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from loopgrader.sandbox import wire as _wire
+from loopgrader.sandbox.isolation import (
+    SandboxError,
+    SandboxSpec,
+    enter_sandbox,
+    set_call_cpu_budget,
+    worker_environment,
+)
+
+__all__ = ["WorkerSpec", "worker_main"]
+
+MAX_MESSAGE = 2000
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """What a worker loads; plain paths and names only."""
+
+    student_file: str  # a copy inside scratch_dir
+    module_name: str
+    scratch_dir: str
+    probe_files: tuple[str, ...] = ()
+    threads: int = 1
+    memory_bytes: int = 0  # 0: no limit (kept for callers; sandbox.limits.memory_bytes wins)
+    sandbox: SandboxSpec = field(default_factory=SandboxSpec)
+    import_seconds: float = 0.0  # CPU time importing the student's file may use (0: no limit)
+
+
+def worker_main(conn: Connection, spec: WorkerSpec) -> None:
+    """Entry point of a forked worker; never returns normally."""
+    os.setsid()
+    _redirect_output(spec)
+    # Probes are the grader's code: loaded before the sandbox hides the graders' folder.
+    probes = [_load(p, f"{spec.module_name}_probes{i}") for i, p in enumerate(spec.probe_files)]
+    refusal = _enter_sandbox(spec, conn.fileno())
+    _isolate(spec)
+    if spec.import_seconds:
+        set_call_cpu_budget(spec.import_seconds)
+    loaded = _Loaded(None, refusal) if refusal else _load(spec.student_file, spec.module_name)
+    while True:
+        try:
+            raw = conn.recv_bytes()
+        except (EOFError, OSError):
+            os._exit(0)
+        request = _wire.decode(raw)
+        if request.get("cpu"):
+            set_call_cpu_budget(float(request["cpu"]))
+        reply = _answer(request, loaded, probes)
+        reply["id"] = request.get("id")
+        try:
+            data = _wire.encode(reply)
+        except Exception as exc:  # e.g. a value torch cannot save
+            data = _wire.encode({"id": request.get("id"), "ok": False, "kind": "unsendable",
+                                 "message": f"{type(exc).__name__}: {exc}"[:MAX_MESSAGE]})
+        conn.send_bytes(data)
+
+
+def _redirect_output(spec: WorkerSpec) -> None:
+    log = os.open(os.path.join(spec.scratch_dir, "output.log"),
+                  os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    limit = spec.sandbox.limits.output_bytes
+    sys.stdout = _CappedStream(1, limit)
+    sys.stderr = _CappedStream(2, limit)
+
+
+def _enter_sandbox(spec: WorkerSpec, conn_fd: int) -> dict[str, Any] | None:
+    """None when isolated as asked, else the error every request will get."""
+    try:
+        enter_sandbox(spec.sandbox, Path(spec.scratch_dir), keep_fds=(conn_fd,))
+    except SandboxError as exc:
+        return {"type": "SandboxError", "mro": ["SandboxError"], "frames": [],
+                "message": f"the grader could not isolate your code, so it was not run: {exc}",
+                "exit_code": None}
+    return None
+
+
+def _isolate(spec: WorkerSpec) -> None:
+    os.chdir(spec.scratch_dir)
+    sys.path[:] = [p for p in sys.path if p not in ("", ".", os.getcwd())]
+    env = worker_environment()
+    env.update(HOME=spec.scratch_dir, TMPDIR=spec.scratch_dir, MPLCONFIGDIR=spec.scratch_dir,
+               XDG_CACHE_HOME=spec.scratch_dir)
+    os.environ.clear()
+    os.environ.update(env)
+    warnings.resetwarnings()
+    warnings.simplefilter("default")
+    torch.set_num_threads(max(1, spec.threads))
+    memory = spec.sandbox.limits.memory_bytes or spec.memory_bytes
+    if memory:
+        import resource
+
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+
+
+class _CappedStream(io.TextIOBase):
+    """sys.stdout/stderr of the worker: keeps the first ``limit`` bytes, drops the rest."""
+
+    def __init__(self, fd: int, limit: int) -> None:
+        self._fd, self._left, self._told = fd, limit or (1 << 62), False
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def isatty(self) -> bool:
+        return False
+
+    def write(self, text: str) -> int:
+        data = str(text).encode("utf-8", errors="replace")
+        if len(data) > self._left:
+            data = data[:self._left]
+            if not self._told:
+                data += b"\n[output truncated]\n"
+                self._told = True
+        self._left -= min(self._left, len(data))
+        with contextlib.suppress(OSError):
+            while data:
+                data = data[os.write(self._fd, data):]
+        return len(text)
+
+
+@dataclass
+class _Loaded:
+    module: types.ModuleType | None
+    error: dict[str, Any] | None
+
+
+def _load(path: str, name: str) -> _Loaded:
+    try:
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    except BaseException as exc:  # the file may raise anything, SystemExit included
+        return _Loaded(None, _describe(exc, path))
+    return _Loaded(module, None)
+
+
+def _answer(request: dict[str, Any], student: _Loaded, probes: list[_Loaded]) -> dict[str, Any]:
+    op = request.get("op")
+    if op == "status":
+        return {"ok": student.error is None, "import_error": student.error}
+    if student.module is None:
+        return {"ok": False, "kind": "import", "error": student.error}
+    target = _target(request, student.module, probes)
+    if isinstance(target, dict):
+        return target
+    args = request.get("args", ())
+    kwargs = request.get("kwargs", {})
+    _reset_global_state()
+    if request.get("op") == "probe":
+        args = (student.module, *args)
+    try:
+        value = target(*args, **kwargs)
+        return {"ok": True, "value": _wire.to_plain(value)}
+    except BaseException as exc:  # SystemExit and KeyboardInterrupt from student code too
+        return {"ok": False, "kind": "exception", **_describe(exc, None)}
+
+
+def _reset_global_state() -> None:
+    """Each call starts as a fresh process would: grad on, float32 default, no stray modes."""
+    torch.set_grad_enabled(True)
+    torch.set_default_dtype(torch.float32)
+
+
+def _target(request: dict[str, Any], module: types.ModuleType,
+            probes: list[_Loaded]) -> Any:
+    name = str(request.get("name", ""))
+    if request.get("op") == "call":
+        found = getattr(module, name, None)
+        if found is None or not callable(found):
+            return {"ok": False, "kind": "missing", "name": name}
+        return found
+    for probe in probes:
+        if probe.module is not None and callable(getattr(probe.module, name, None)):
+            return getattr(probe.module, name)
+    errors = [str(p.error) for p in probes if p.error is not None]
+    return {"ok": False, "kind": "probe",
+            "message": "; ".join(errors) or f"no probe named {name!r}"}
+
+
+def _describe(exc: BaseException, file: str | None) -> dict[str, Any]:
+    frames = traceback.extract_tb(exc.__traceback__)
+    if isinstance(exc, SyntaxError) and exc.filename:
+        where = [{"file": exc.filename, "line": exc.lineno or 0, "function": "<module>",
+                  "code": (exc.text or "").strip()}]
+    else:
+        where = [{"file": f.filename, "line": f.lineno or 0, "function": f.name,
+                  "code": (f.line or "").strip()} for f in frames]
+    return {
+        "type": type(exc).__name__,
+        "mro": [cls.__name__ for cls in type(exc).__mro__],
+        "message": _safe_str(exc)[:MAX_MESSAGE],
+        "frames": where[-12:],
+        "exit_code": exc.code if isinstance(exc, SystemExit) and isinstance(exc.code, int)
+        else None,
+    }
+
+
+def _safe_str(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:
+        return "<unprintable message>"
