@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from loopgrader.cli.quiz import quiz_command, quiz_path, run_quiz
+from loopgrader.cli.quiz import quiz_command
 from loopgrader.errors import SubmissionError, UsageError
 from loopgrader.quiz.session import Console, load_answers
+from loopgrader.quiz.take import quiz_path, run_quiz
 from loopgrader.records.progress import load_progress
 
 QUIZ = """\

@@ -11,6 +11,7 @@ __all__ = [
     "EXIT_COURSE",
     "EXIT_FAILED",
     "EXIT_INTERNAL",
+    "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_USAGE",
     "CourseError",
@@ -24,6 +25,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_COURSE = 3
 EXIT_INTERNAL = 4
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
 
 
 class LoopgraderError(Exception):

@@ -29,12 +29,14 @@ from loopgrader import __version__
 from loopgrader._fs import atomic_write_text
 from loopgrader.batch.stage import safe_name
 from loopgrader.course.catalog import Course
+from loopgrader.output import gradescope
 from loopgrader.records.gradebook import PairRecord, open_gradebook
+from loopgrader.status import PairStatus
 
 __all__ = ["ItemStat", "export_gradebook", "gradescope_results", "item_analysis", "write_exports"]
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-GRADED_STATUSES = ("graded", "timed out", "crashed", "error")
+GRADED_STATUSES = (PairStatus.GRADED, PairStatus.TIMED_OUT, PairStatus.CRASHED, PairStatus.ERROR)
 
 
 @dataclass(frozen=True)
@@ -169,35 +171,30 @@ def gradescope_results(pairs: Sequence[PairRecord]) -> dict[str, Any]:
     tests: list[dict[str, Any]] = []
     for pair in pairs:
         tests += _gradescope_tests(pair)
-    return {
-        "score": sum(p.score for p in pairs),
-        "execution_time": round(sum(p.duration_s for p in pairs), 3),
-        "output": "\n".join(f"{p.lesson}: {p.status} ({_pts(p.score)}/{_pts(p.max_score)})"
-                            for p in pairs),
-        "tests": tests,
-        "extra_data": {"loopgrader_version": __version__,
-                       "lessons": {p.lesson: {"status": p.status, "score": p.score,
-                                              "max_score": p.max_score,
-                                              "quiz_score": p.quiz_score} for p in pairs}},
-    }
+    return gradescope.results(
+        score=sum(p.score for p in pairs),
+        execution_time=sum(p.duration_s for p in pairs),
+        output="\n".join(f"{p.lesson}: {p.status} ({_pts(p.score)}/{_pts(p.max_score)})"
+                         for p in pairs),
+        tests=tests,
+        extra_data={"loopgrader_version": __version__,
+                    "lessons": {p.lesson: {"status": p.status, "score": p.score,
+                                           "max_score": p.max_score,
+                                           "quiz_score": p.quiz_score} for p in pairs}},
+    )
 
 
 def _gradescope_tests(pair: PairRecord) -> list[dict[str, Any]]:
     prefix = f"[{pair.lesson}] "
-    tests = [{"name": prefix + t.name, "score": t.score, "max_score": t.max_score,
-              "status": "passed" if t.passed else "failed",
-              "output": "\n".join(x for x in (t.message, t.hint and f"hint: {t.hint}") if x),
-              "visibility": t.visibility} for t in pair.tests]
+    tests = [gradescope.test_entry(t, prefix) for t in pair.tests]
     if not pair.tests and pair.exercise_max:
-        tests.append({"name": prefix + "exercise", "score": 0.0, "max_score": pair.exercise_max,
-                      "status": "failed", "output": f"{pair.status}: {pair.message}".strip(),
-                      "visibility": "visible"})
+        tests.append(gradescope.entry(prefix + "exercise", 0.0, pair.exercise_max, passed=False,
+                                      output=f"{pair.status}: {pair.message}".strip()))
     if pair.quiz_max:
-        tests.append({"name": prefix + "quiz", "score": pair.quiz_score or 0.0,
-                      "max_score": pair.quiz_max,
-                      "status": "passed" if (pair.quiz_score or 0) >= pair.quiz_max else "failed",
-                      "output": "" if pair.quiz_score is not None else "no answers submitted",
-                      "visibility": "visible"})
+        tests.append(gradescope.entry(
+            prefix + "quiz", pair.quiz_score or 0.0, pair.quiz_max,
+            passed=(pair.quiz_score or 0) >= pair.quiz_max,
+            output="" if pair.quiz_score is not None else "no answers submitted"))
     return tests
 
 

@@ -45,6 +45,7 @@ from loopgrader.quiz.model import Quiz
 from loopgrader.records.gradebook import Gradebook, PairRecord, open_gradebook
 from loopgrader.sandbox.host import GraderHost
 from loopgrader.sandbox.isolation import detect_isolation, hidden_paths
+from loopgrader.status import PairStatus
 
 __all__ = ["BatchOptions", "BatchSummary", "Listener", "grade_batch", "in_shard", "parse_shard",
            "select_batch_lessons"]
@@ -268,7 +269,7 @@ def _grade_student(host: GraderHost, context: _Context, task: _Task) -> list[Pai
         mark = _file_fingerprint(task.submission.path)
         lessons = [lesson for lesson in task.lessons
                    if context.options.force or task.done.get(lesson.id) != mark]
-        return [pair_without_grading(student, lesson, "error", _quiz_max(context, lesson),
+        return [pair_without_grading(student, lesson, PairStatus.ERROR, _quiz_max(context, lesson),
                                      error.message, mark) for lesson in lessons]
     try:
         todo = [lesson for lesson in task.lessons if context.options.force
@@ -302,13 +303,13 @@ def _grade_staged(host: GraderHost, context: _Context, student: str, staged: Sta
         mark = staged.fingerprints[lesson.id]
         file = staged.files.get(lesson.id)
         if lesson.id in staged.problems:
-            pairs.append(pair_without_grading(student, lesson, "error", quiz,
+            pairs.append(pair_without_grading(student, lesson, PairStatus.ERROR, quiz,
                                               staged.problems[lesson.id], mark))
         elif file is None:
-            pairs.append(pair_without_grading(student, lesson, "not submitted", quiz,
+            pairs.append(pair_without_grading(student, lesson, PairStatus.NOT_SUBMITTED, quiz,
                                               fingerprint=mark))
         elif fingerprint(file) == context.stubs.get(lesson.id):
-            pairs.append(pair_without_grading(student, lesson, "not started", quiz,
+            pairs.append(pair_without_grading(student, lesson, PairStatus.NOT_STARTED, quiz,
                                               "the file is still the stub", mark))
         else:
             to_grade.append((lesson, quiz))
@@ -325,12 +326,12 @@ def _run_graders(host: GraderHost, context: _Context, student: str, staged: Stag
             run = run_graders(host, context.course, lessons, staged.root, context.run)
             break
         except GraderTimeout as error:
-            return _failed(student, staged, to_grade, "timed out", error.message, context)
+            return _failed(student, staged, to_grade, PairStatus.TIMED_OUT, error.message, context)
         except CourseError:
             raise
         except LoopgraderError as error:  # the grader run itself ended badly: retry once
             if attempt == 2:
-                return _failed(student, staged, to_grade, "error",
+                return _failed(student, staged, to_grade, PairStatus.ERROR,
                                f"the grader could not finish: {error.message}", context)
     return [pair_from_result(student, run.results[lesson.id], quiz,
                              fingerprint=staged.fingerprints[lesson.id],

@@ -24,10 +24,11 @@ from loopgrader.quiz.model import Quiz
 from loopgrader.quiz.scoring import score_quiz
 from loopgrader.quiz.session import load_answers
 from loopgrader.records.gradebook import PairRecord, TestRecord
+from loopgrader.status import Category, PairStatus
 
 __all__ = ["QuizScore", "pair_from_result", "pair_without_grading", "score_answers", "statuses"]
 
-STATUSES = ("graded", "not submitted", "not started", "timed out", "crashed", "error")
+STATUSES = tuple(PairStatus)
 
 
 def statuses() -> tuple[str, ...]:
@@ -69,11 +70,11 @@ def pair_without_grading(student: str, lesson: Lesson, status: str, quiz: QuizSc
                          message: str = "", fingerprint: str = "") -> PairRecord:
     """A row for a lesson whose exercise was not run (not submitted, stub, refused)."""
     exercise_max = lesson.points if lesson.file is not None else 0.0
-    if status == "not submitted" and not message and lesson.file is not None:
+    if status == PairStatus.NOT_SUBMITTED and not message and lesson.file is not None:
         message = (f"no {lesson.id}/{lesson.file} in the submission (links and files in the "
                    "wrong place are not graded)")
     if lesson.file is None and quiz.score is not None:  # a quiz-only lesson, answered
-        status = "graded"
+        status = PairStatus.GRADED
     return PairRecord(
         student=student, lesson=lesson.id, status=status,
         score=quiz.score or 0.0, max_score=exercise_max + quiz.max_score,
@@ -100,20 +101,22 @@ def pair_from_result(student: str, result: LessonResult, quiz: QuizScore, *, fin
 
 def _status(result: LessonResult, tests: tuple[TestRecord, ...]) -> tuple[str, str]:
     failed = [t for t in tests if not t.passed]
-    for category, status in (("timeout", "timed out"), ("crash", "crashed")):
+    for category, status in ((Category.TIMEOUT, PairStatus.TIMED_OUT),
+                             (Category.CRASH, PairStatus.CRASHED)):
         hit = next((t for t in failed if t.category == category), None)
         if hit is not None:
             return status, hit.message or status
     if result.import_error:
-        return "error", result.import_error
-    broken = next((t for t in failed if t.category == "grader_error"), None)
+        return PairStatus.ERROR, result.import_error
+    broken = next((t for t in failed if t.category == Category.GRADER_ERROR), None)
     if broken is not None:
-        return "error", broken.message or "a grader failed"
-    if failed and all(t.category == "not_started" for t in failed) and len(failed) == len(tests):
-        return "not started", "the file is still the stub: nothing is implemented yet"
+        return PairStatus.ERROR, broken.message or "a grader failed"
+    not_started = all(t.category == Category.NOT_STARTED for t in failed)
+    if failed and not_started and len(failed) == len(tests):
+        return PairStatus.NOT_STARTED, "the file is still the stub: nothing is implemented yet"
     if not tests:
-        return "error", "no grader test ran for this lesson"
-    return "graded", f"{len(failed)} of {len(tests)} tests failed" if failed else ""
+        return PairStatus.ERROR, "no grader test ran for this lesson"
+    return PairStatus.GRADED, f"{len(failed)} of {len(tests)} tests failed" if failed else ""
 
 
 def failed_run(pairs: Iterable[PairRecord], status: str, message: str) -> list[PairRecord]:

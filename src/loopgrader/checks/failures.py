@@ -7,6 +7,8 @@ timeout, a file that does not import, an exercise not started yet).
 
 from __future__ import annotations
 
+from loopgrader.status import Category
+
 __all__ = [
     "GradingFailure",
     "StudentCrash",
@@ -20,7 +22,7 @@ __all__ = [
 class GradingFailure(AssertionError):
     """A check failed; ``message`` and ``hint`` are shown to the student as they are."""
 
-    category = "failed"
+    category = Category.FAILED
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message if not hint else f"{message}\nhint: {hint}")
@@ -31,7 +33,7 @@ class GradingFailure(AssertionError):
 class StudentError(GradingFailure):
     """The student's code raised an exception (``type_names``: its class and bases)."""
 
-    category = "exception"
+    category = Category.EXCEPTION
 
     def __init__(self, message: str, *, type_names: tuple[str, ...] = (),
                  hint: str | None = None) -> None:
@@ -43,29 +45,29 @@ class StudentError(GradingFailure):
         return "NotImplementedError" in self.type_names
 
     @property
-    def category_name(self) -> str:
-        return "not_started" if self.not_implemented else self.category
+    def category_name(self) -> Category:
+        return Category.NOT_STARTED if self.not_implemented else self.category
 
 
 class StudentImportError(GradingFailure):
     """The student's file could not be imported; every test of the lesson fails with this."""
 
-    category = "import_error"
+    category = Category.IMPORT_ERROR
 
 
 class StudentCrash(GradingFailure):
     """The process running the student's code ended while a call was under way."""
 
-    category = "crash"
+    category = Category.CRASH
 
 
 class StudentTimeout(GradingFailure):
     """A call into the student's code did not finish in time; its process group was killed."""
 
-    category = "timeout"
+    category = Category.TIMEOUT
 
 
 class StudentFileMissing(GradingFailure):
     """The submission does not contain the file the lesson asks for."""
 
-    category = "missing"
+    category = Category.MISSING

@@ -1,4 +1,4 @@
-"""What the command modules (``cli``, ``quiz_cli``, ``batch_cli``) share: the ``--course`` and
+"""What the command modules (``main``, ``quiz``, ``batch``) share: the ``--course`` and
 ``--debug`` options, finding the course, and turning errors into messages and exit codes.
 
 Errors we expect become ``Error: <message>`` (and a hint) with the error's exit code; Ctrl-C
@@ -16,14 +16,13 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from loopgrader.errors import EXIT_INTERNAL, LoopgraderError
+from loopgrader.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, LoopgraderError
 
 if TYPE_CHECKING:
     from loopgrader.course.catalog import Course
 
-__all__ = ["EXIT_INTERRUPTED", "course_option", "debug_option", "guarded", "load_course_from"]
+__all__ = ["course_option", "debug_option", "guarded", "load_course_from"]
 
-EXIT_INTERRUPTED = 130
 T = TypeVar("T")
 
 course_option = click.option("--course", "course_dir", type=click.Path(file_okay=False,

@@ -1,7 +1,7 @@
 """The command line: thin click commands that forward to plain functions and print results.
 
-Errors become messages and exit codes in ``cli_common``. The quiz and batch commands live in
-``quiz_cli`` and ``batch_cli``; ``LazyGroup`` imports them when they are used.
+Errors become messages and exit codes in ``common``. The quiz and batch commands live in
+``quiz`` and ``batch``; ``LazyGroup`` imports them when they are used.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import click
 
 from loopgrader import __version__
 from loopgrader.cli.common import course_option, debug_option, guarded, load_course_from
-from loopgrader.errors import EXIT_FAILED, EXIT_OK
+from loopgrader.errors import EXIT_COURSE, EXIT_FAILED, EXIT_OK
 
 __all__ = ["main"]
 
@@ -130,7 +130,7 @@ def validate(course_dir: Path | None, debug: bool) -> None:
         click.echo(problem)
     if problems:
         click.echo(f"{len(problems)} problem(s) found", err=True)
-        sys.exit(3)
+        sys.exit(EXIT_COURSE)
     click.echo("course is valid")
 
 

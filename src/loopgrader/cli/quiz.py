@@ -1,120 +1,22 @@
 """``loopgrader quiz LESSON``: take a lesson's quiz in the terminal or answer it from a file.
 
-The click command is thin: it resolves the course and submission roots and forwards to
-:func:`run_quiz`, a plain function with keyword-only arguments that returns the exit code
-(0 full marks, 1 some points missing, 130 stopped with Ctrl-C). Every problem a user can cause
-is a :class:`~loopgrader.errors.LoopgraderError`, printed as ``Error: <message>``.
+A thin click command over :func:`loopgrader.quiz.take.run_quiz`, with the shared ``--course``
+and ``--debug`` options and error handling of :mod:`loopgrader.cli.common`.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import click
 
-from loopgrader.cli.common import EXIT_INTERRUPTED
-from loopgrader.course.catalog import find_course_root, load_course
-from loopgrader.errors import LoopgraderError, UsageError
-from loopgrader.quiz.loader import Quiz, load_quiz
-from loopgrader.quiz.scoring import QuizResult, check_answers, quiz_result_to_attempt, score_quiz
-from loopgrader.quiz.session import (
-    Console,
-    answer_from_file,
-    answers_path,
-    load_saved_answers,
-    render_result,
-    run_session,
-)
-from loopgrader.records.progress import record_attempt
+from loopgrader.cli.common import course_option, debug_option, guarded, load_course_from
+from loopgrader.errors import UsageError
+from loopgrader.quiz.session import Console
+from loopgrader.quiz.take import run_quiz
 
-__all__ = ["EXIT_INTERRUPTED", "quiz_command", "quiz_path", "run_quiz"]
-
-_LESSON = re.compile(r"\d+\.\d+")
-
-
-def quiz_path(course_root: Path, lesson: str) -> Path:
-    """The quiz file of ``lesson``; :class:`UsageError` naming the quizzes there if none."""
-    path = course_root / "quizzes" / f"{lesson}.yaml"
-    if _LESSON.fullmatch(lesson) and path.is_file():
-        return path
-    found = sorted(
-        (p.stem for p in (course_root / "quizzes").glob("*.yaml") if _LESSON.fullmatch(p.stem)),
-        key=lambda stem: tuple(int(part) for part in stem.split(".")),
-    )
-    listed = ", ".join(found) if found else "none"
-    raise UsageError(
-        f"There is no quiz for lesson {lesson!r} in {course_root}. Lessons with a quiz: {listed}."
-    )
-
-
-def run_quiz(
-    *,
-    lesson: str,
-    course_root: Path,
-    submission_root: Path,
-    answers_file: Path | None,
-    output_format: str,
-    interactive: bool,
-    console: Console,
-    clock: Callable[[], float] = time.monotonic,
-    quiz_file: Path | None = None,
-) -> int:
-    """Take or score the quiz of ``lesson``, save the answers and record the attempt."""
-    quiz = load_quiz(quiz_file if quiz_file is not None else quiz_path(course_root, lesson))
-    saved_file = answers_path(submission_root, lesson)
-    if answers_file is None and output_format == "json":
-        raise UsageError("--format json reports on answers read from a file: add --answers FILE.")
-    if answers_file is None and not interactive:
-        raise UsageError(_no_terminal_message(quiz))
-    start = clock()
-    if answers_file is not None:
-        answers = answer_from_file(quiz, answers_file=answers_file, saved_file=saved_file)
-        result, interrupted = score_quiz(quiz, answers, source=saved_file), False
-        console.say(_report(result, quiz, saved_file, output_format))
-    else:
-        result, interrupted = _take_quiz(quiz, saved_file, console)
-    record_attempt(course_root, quiz_result_to_attempt(lesson, result, clock() - start))
-    if interrupted:
-        return EXIT_INTERRUPTED
-    return 0 if result.score >= result.max_score else 1
-
-
-def _take_quiz(quiz: Quiz, saved_file: Path, console: Console) -> tuple[QuizResult, bool]:
-    """The interactive session, from the saved answers on; the result and whether stopped."""
-    saved = load_saved_answers(saved_file)
-    check_answers(quiz, saved, source=saved_file, note=f"Fix or delete {saved_file}.")
-    console.say(f"Quiz {quiz.lesson}: {quiz.title} ({len(quiz.questions)} questions)")
-    outcome = run_session(quiz, answers=saved, saved_file=saved_file, console=console)
-    result = score_quiz(quiz, outcome.answers, source=saved_file)
-    where = f" Your answers are saved in {saved_file}." if result.answered else ""
-    console.say(
-        f"Score: {result.score:g} of {result.max_score:g} points "
-        f"({result.answered} of {len(quiz.questions)} answered).{where}"
-    )
-    return result, outcome.interrupted
-
-
-def _report(result: QuizResult, quiz: Quiz, saved_file: Path, output_format: str) -> str:
-    if output_format == "json":
-        return json.dumps({**result.to_json(), "answers_file": str(saved_file)}, indent=2)
-    return render_result(result, title=quiz.title, saved_file=saved_file)
-
-
-def _no_terminal_message(quiz: Quiz) -> str:
-    ids = ", ".join(q.id for q in quiz.questions)
-    return (
-        f"`loopgrader quiz {quiz.lesson}` asks its questions one at a time in a terminal, and "
-        "there is none here. To answer from a file instead, write a YAML file with one "
-        f"`question-id: answer` line per question (this quiz's ids: {ids}) and run "
-        f"`loopgrader quiz {quiz.lesson} --answers FILE`. Choices are letters (`pick-one: b`, "
-        "or `pick-all: [a, c]` when several apply), numbers are written plainly "
-        "(`learning-rate: 0.05`) and text as is."
-    )
+__all__ = ["quiz_command"]
 
 
 def _terminal_console() -> Console:
@@ -123,57 +25,28 @@ def _terminal_console() -> Console:
 
 @click.command("quiz")
 @click.argument("lesson")
-@click.option(
-    "--answers",
-    "answers_file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Answer from this YAML file (question-id: answer) instead of interactively.",
-)
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="How to report answers read with --answers.",
-)
-@click.option(
-    "--submission",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Submission root holding <lesson>/answers.yaml [default: <course>/exercises].",
-)
-@click.option(
-    "--course",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Course root [default: $LOOPGRADER_COURSE, or the folder with course.yaml].",
-)
-@click.pass_context
-def quiz_command(
-    ctx: click.Context,
-    lesson: str,
-    answers_file: Path | None,
-    output_format: str,
-    submission: Path | None,
-    course: Path | None,
-) -> None:
+@click.option("--answers", "answers_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Answer from this YAML file (question-id: answer) instead of interactively.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="How to report answers read with --answers.")
+@click.option("--submission", type=click.Path(path_type=Path, file_okay=False),
+              help="Submission root holding <lesson>/answers.yaml [default: <course>/exercises].")
+@course_option
+@debug_option
+def quiz_command(lesson: str, answers_file: Path | None, output_format: str,
+                 submission: Path | None, course_dir: Path | None, debug: bool) -> None:
     """Take the quiz of LESSON (for example 1.2), or score answers given in a file."""
-    try:
-        loaded = load_course(find_course_root(Path.cwd(), course))
-        course_root = loaded.root
-        quiz_file = loaded.lesson(lesson).quiz
+
+    def action() -> int:
+        course = load_course_from(course_dir)
+        quiz_file = course.lesson(lesson).quiz
         if quiz_file is None:
             raise UsageError(f"lesson {lesson} has no quiz")
-        code = run_quiz(
-            lesson=lesson,
-            quiz_file=quiz_file,
-            course_root=course_root,
-            submission_root=submission if submission is not None else course_root / "exercises",
-            answers_file=answers_file,
-            output_format=output_format,
-            interactive=sys.stdin.isatty(),
-            console=_terminal_console(),
+        return run_quiz(
+            lesson=lesson, quiz_file=quiz_file, course_root=course.root,
+            submission_root=submission if submission is not None else course.root / "exercises",
+            answers_file=answers_file, output_format=output_format,
+            interactive=sys.stdin.isatty(), console=_terminal_console(),
         )
-    except LoopgraderError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        ctx.exit(exc.exit_code)
-    ctx.exit(code)
+
+    sys.exit(guarded(debug, action))

@@ -16,6 +16,7 @@ from loopgrader.quiz.loader import load_quiz
 from loopgrader.quiz.scoring import QuizResult, score_quiz
 from loopgrader.quiz.session import answers_path, load_answers
 from loopgrader.records.progress import Attempt, TestOutcome, record_attempt
+from loopgrader.status import LessonStatus
 
 __all__ = ["CheckReport", "LessonCheck", "QuizCheck", "attempt_from_result", "run_check"]
 
@@ -133,7 +134,8 @@ def _advice(lesson: Lesson, submission_root: Path) -> tuple[str, ...]:
 def _lesson_check(lesson: Lesson, exercise: LessonResult | None,
                   submission_root: Path) -> LessonCheck:
     check = _quiz_check(lesson, exercise, submission_root)
-    if exercise is None or exercise.status in ("not started", "missing", "does not import"):
+    if exercise is None or exercise.status in (LessonStatus.NOT_STARTED, LessonStatus.MISSING,
+                                                LessonStatus.DOES_NOT_IMPORT):
         return check
     return replace(check, advice=_advice(lesson, submission_root))
 

@@ -27,6 +27,7 @@ from loopgrader.checks.failures import (
 )
 from loopgrader.grading.plan import LessonPlan, RunPlan
 from loopgrader.sandbox.forkserver import start_worker_server
+from loopgrader.status import Category
 
 if TYPE_CHECKING:  # torch is imported only after the worker server has started
     import torch
@@ -249,7 +250,7 @@ def _describe_failure(excinfo: pytest.ExceptionInfo[BaseException]) -> dict[str,
     if isinstance(exc, pytest.skip.Exception):
         return {}
     return {"message": "the grader itself failed on this test (not a problem with your code): "
-                       f"{type(exc).__name__}: {exc}", "category": "grader_error"}
+                       f"{type(exc).__name__}: {exc}", "category": Category.GRADER_ERROR}
 
 
 def pytest_json_runtest_metadata(item: pytest.Item, call: pytest.CallInfo[Any]) -> dict[str, Any]:

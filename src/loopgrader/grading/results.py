@@ -6,10 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from loopgrader.status import Category, LessonStatus, TestStatus
+
 __all__ = ["LessonResult", "TestResult", "parse_report"]
-
-NOT_STARTED = "not_started"
-
 
 @dataclass(frozen=True)
 class TestResult:
@@ -29,8 +28,8 @@ class TestResult:
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def status(self) -> str:
-        return "passed" if self.passed else "failed"
+    def status(self) -> TestStatus:
+        return TestStatus.PASSED if self.passed else TestStatus.FAILED
 
 
 @dataclass(frozen=True)
@@ -57,18 +56,19 @@ class LessonResult:
         return bool(self.tests) and all(t.passed for t in self.tests)
 
     @property
-    def status(self) -> str:
+    def status(self) -> LessonStatus:
         """passed, attempted, not started, missing or does not import."""
         if self.missing_file:
-            return "missing"
+            return LessonStatus.MISSING
         if self.import_error:
-            return "does not import"
+            return LessonStatus.DOES_NOT_IMPORT
         if self.passed:
-            return "passed"
+            return LessonStatus.PASSED
         failed = [t for t in self.tests if not t.passed]
-        if len(failed) == len(self.tests) and all(t.category == NOT_STARTED for t in failed):
-            return "not started"
-        return "attempted"
+        stubbed = all(t.category == Category.NOT_STARTED for t in failed)
+        if len(failed) == len(self.tests) and stubbed:
+            return LessonStatus.NOT_STARTED
+        return LessonStatus.ATTEMPTED
 
     @property
     def timings(self) -> dict[str, float]:
@@ -101,7 +101,7 @@ def parse_report(report: dict[str, Any], lessons: Iterable[str],
             lesson=lesson, tests=tuple(tests), device=device,
             duration_s=(durations or {}).get(lesson, _duration(report, lesson)),
             import_error=import_errors.get(lesson),
-            missing_file=next((t.message for t in tests if t.category == "missing"), None),
+            missing_file=next((t.message for t in tests if t.category == Category.MISSING), None),
         )
         for lesson, tests in grouped.items()
     }
@@ -121,7 +121,7 @@ def _test_result(test: dict[str, Any], meta: dict[str, Any]) -> TestResult:
         visibility=str(meta.get("visibility", "visible")),
         message=None if passed else message,
         hint=None if passed else _join_hints(meta.get("failure_hint"), meta.get("hint")),
-        category=None if passed else str(meta.get("category", "failed")),
+        category=None if passed else str(meta.get("category", Category.FAILED)),
         node_id=str(test.get("nodeid", "")),
         extras=dict(meta.get("extras") or {}),
     )

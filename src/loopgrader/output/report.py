@@ -13,6 +13,7 @@ from typing import Any
 
 from loopgrader.course.catalog import Course, Lesson
 from loopgrader.records.progress import Attempt, Progress, summarise
+from loopgrader.status import LessonStatus
 
 __all__ = ["LessonRow", "ModuleRow", "Report", "ScorePoint", "build_report"]
 
@@ -54,7 +55,7 @@ class LessonRow:
 
     @property
     def passed(self) -> bool:
-        return self.status == "passed"
+        return self.status == LessonStatus.PASSED
 
 
 @dataclass(frozen=True)
@@ -147,11 +148,11 @@ def _lesson_row(lesson: Lesson, attempts: Sequence[Attempt]) -> LessonRow:
     if not lesson.ready:
         status = "not built yet"
     elif not parts:
-        status = "not started"
-    elif needed and all(s.status == "passed" for s in needed):
-        status = "passed"
+        status = LessonStatus.NOT_STARTED
+    elif needed and all(s.status == LessonStatus.PASSED for s in needed):
+        status = LessonStatus.PASSED
     else:
-        status = "attempted"
+        status = LessonStatus.ATTEMPTED
     return LessonRow(
         id=lesson.id, title=lesson.title, built=lesson.ready, has_exercise=lesson.file is not None,
         has_quiz=lesson.quiz is not None, status=status,

@@ -9,7 +9,9 @@ from loopgrader import __version__
 from loopgrader.course.catalog import Course
 from loopgrader.grading.check import CheckReport, LessonCheck
 from loopgrader.grading.results import TestResult
+from loopgrader.output import gradescope
 from loopgrader.records.progress import Progress, summarise
+from loopgrader.status import LessonStatus
 
 __all__ = ["check_json", "check_text", "lessons_text"]
 
@@ -79,7 +81,7 @@ def _exercise_text(check: LessonCheck) -> str:
     if result.missing_file or result.import_error:
         problem = result.import_error or result.missing_file or ""
         return f"{head}: {result.status} ({score})\n  {problem}"
-    if result.status == "not started":
+    if result.status == LessonStatus.NOT_STARTED:
         todo = sorted({m.group(1) for t in result.tests for m in TODO.finditer(t.message or "")})
         what = f" ({', '.join(todo)})" if todo else ""
         return (f"{head}: not started ({score})\n  Replace each `raise NotImplementedError` in "
@@ -108,23 +110,19 @@ def check_json(report: CheckReport) -> dict[str, Any]:
     several = len(report.checks) > 1
     for check in report.checks:
         for test in check.exercise.tests if check.exercise else ():
-            prefix = f"[{check.lesson.id}] " if several else ""
-            output = "\n".join(x for x in (test.message, test.hint and f"hint: {test.hint}") if x)
-            tests.append({"name": prefix + test.name, "score": test.score,
-                          "max_score": test.max_score, "status": test.status,
-                          "output": output, "visibility": test.visibility})
+            tests.append(gradescope.test_entry(test, f"[{check.lesson.id}] " if several else ""))
     for check in report.checks:
         tests += _quiz_json(check, f"[{check.lesson.id}] " if several else "")
-    return {
-        "score": report.score, "max_score": report.max_score,
-        "execution_time": round(report.duration_s, 3), "tests": tests,
-        "lesson": report.selector, "device": report.device, "loopgrader_version": __version__,
-        "lessons": {c.lesson.id: {"status": c.exercise.status if c.exercise else "quiz only",
-                                  "score": c.score, "max_score": c.max_score,
-                                  "quiz_score": c.quiz.score if c.quiz else None}
-                    for c in report.checks},
-        "not_built": [lesson.id for lesson in report.not_built],
-    }
+    return gradescope.results(
+        score=report.score, max_score=report.max_score,
+        execution_time=report.duration_s, tests=tests,
+        lesson=report.selector, device=report.device, loopgrader_version=__version__,
+        lessons={c.lesson.id: {"status": c.exercise.status if c.exercise else "quiz only",
+                               "score": c.score, "max_score": c.max_score,
+                               "quiz_score": c.quiz.score if c.quiz else None}
+                 for c in report.checks},
+        not_built=[lesson.id for lesson in report.not_built],
+    )
 
 
 def _quiz_json(check: LessonCheck, prefix: str) -> list[dict[str, Any]]:
@@ -133,12 +131,12 @@ def _quiz_json(check: LessonCheck, prefix: str) -> list[dict[str, Any]]:
         return []
     if quiz.result is None:
         output = quiz.problem or f"not answered yet: run `loopgrader quiz {check.lesson.id}`"
-        return [{"name": f"{prefix}quiz", "score": 0.0, "max_score": check.quiz_max,
-                 "status": "failed", "output": output, "visibility": "visible"}]
-    return [{"name": f"{prefix}quiz {q.id}: {q.prompt.splitlines()[0][:80]}", "score": q.score,
-             "max_score": q.max_score, "status": "passed" if q.correct else "failed",
-             "output": q.explanation if q.correct is not None else "not answered",
-             "visibility": "visible"} for q in quiz.result.questions]
+        return [gradescope.entry(f"{prefix}quiz", 0.0, check.quiz_max, passed=False,
+                                 output=output)]
+    return [gradescope.entry(f"{prefix}quiz {q.id}: {q.prompt.splitlines()[0][:80]}", q.score,
+                             q.max_score, passed=bool(q.correct),
+                             output=q.explanation if q.correct is not None else "not answered")
+            for q in quiz.result.questions]
 
 
 def lessons_text(course: Course, progress: Progress) -> str:

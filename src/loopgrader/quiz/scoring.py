@@ -25,6 +25,7 @@ from loopgrader.quiz.format import (
 )
 from loopgrader.quiz.model import Question, Quiz
 from loopgrader.records.progress import Attempt, TestOutcome
+from loopgrader.status import LessonStatus, TestStatus
 
 __all__ = [
     "AnswerError",
@@ -252,13 +253,14 @@ def score_quiz(
 def quiz_result_to_attempt(lesson_id: str, result: QuizResult, duration_s: float) -> Attempt:
     """A progress record of a scored quiz: one test outcome per question."""
     if result.answered == 0:
-        status = "not started"
+        status = LessonStatus.NOT_STARTED
     elif result.score >= result.max_score:
-        status = "passed"
+        status = LessonStatus.PASSED
     else:
-        status = "attempted"
+        status = LessonStatus.ATTEMPTED
     tests = tuple(
-        TestOutcome(q.id, q.score, q.max_score, "passed" if q.correct else "failed")
+        TestOutcome(q.id, q.score, q.max_score,
+                    TestStatus.PASSED if q.correct else TestStatus.FAILED)
         for q in result.questions
     )
     return Attempt(

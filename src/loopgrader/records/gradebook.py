@@ -19,6 +19,7 @@ from typing import Any
 
 from loopgrader.errors import UsageError
 from loopgrader.records.progress import Attempt, Progress, TestOutcome
+from loopgrader.status import LessonStatus, PairStatus, TestStatus
 
 __all__ = [
     "FILE_NAME",
@@ -276,12 +277,15 @@ def _all_pairs(gradebook_dir: Path) -> list[PairRecord]:
 
 def _attempts(pair: PairRecord) -> list[Attempt]:
     found: list[Attempt] = []
-    if pair.status != "not submitted" and pair.exercise_max > 0:
-        status = {"not started": "not started", "graded": "attempted"}.get(pair.status, "error")
-        if status == "attempted" and pair.exercise_score >= pair.exercise_max:
-            status = "passed"
+    if pair.status != PairStatus.NOT_SUBMITTED and pair.exercise_max > 0:
+        status = {PairStatus.NOT_STARTED: LessonStatus.NOT_STARTED,
+                  PairStatus.GRADED: LessonStatus.ATTEMPTED}.get(PairStatus(pair.status),
+                                                                 LessonStatus.ERROR)
+        if status == LessonStatus.ATTEMPTED and pair.exercise_score >= pair.exercise_max:
+            status = LessonStatus.PASSED
         tests = tuple(TestOutcome(t.name, t.score, t.max_score,
-                                  "passed" if t.passed else "failed") for t in pair.tests)
+                                  TestStatus.PASSED if t.passed else TestStatus.FAILED)
+                      for t in pair.tests)
         found.append(Attempt(lesson=pair.lesson, kind="exercise", score=pair.exercise_score,
                              max_score=pair.exercise_max, status=status,
                              duration_s=pair.duration_s, device=pair.device or None,
@@ -290,6 +294,7 @@ def _attempts(pair: PairRecord) -> list[Attempt]:
     if pair.quiz_score is not None:
         passed = pair.quiz_score >= pair.quiz_max
         found.append(Attempt(lesson=pair.lesson, kind="quiz", score=pair.quiz_score,
-                             max_score=pair.quiz_max, status="passed" if passed else "attempted",
+                             max_score=pair.quiz_max,
+                             status=LessonStatus.PASSED if passed else LessonStatus.ATTEMPTED,
                              started_at=pair.graded_at))
     return found

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from loopgrader._fs import atomic_write_text
+from loopgrader.status import LessonStatus
 
 __all__ = [
     "Attempt",
@@ -104,12 +105,13 @@ class LessonProgress:
     @property
     def status(self) -> str:
         if self.best is None:
-            return "not started"
+            return LessonStatus.NOT_STARTED
         if self.best.max_score > 0 and self.best.score >= self.best.max_score:
-            return "passed"
-        if self.latest is not None and self.latest.status == "not started" and self.best.score == 0:
-            return "not started"
-        return "attempted"
+            return LessonStatus.PASSED
+        latest_stub = self.latest is not None and self.latest.status == LessonStatus.NOT_STARTED
+        if latest_stub and self.best.score == 0:
+            return LessonStatus.NOT_STARTED
+        return LessonStatus.ATTEMPTED
 
 
 def progress_dir(course_root: Path) -> Path:
