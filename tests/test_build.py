@@ -81,7 +81,7 @@ def test_quizzes_are_hashed_and_stubs_fingerprinted(student_repo: Path) -> None:
 
 
 def test_only_a_required_import_of_an_instructor_only_module_keeps_a_file_out() -> None:
-    from loopgrader.dist.student import _imports_any
+    from loopgrader.course.authoring import imports_any as _imports_any
 
     private = {"secret_math"}
     assert _imports_any("from secret_math import bugs\n", private)

@@ -16,12 +16,7 @@ from typing import Any
 import pytest
 import torch
 
-from loopgrader.checks import (
-    GradingFailure,
-    as_float,
-    assert_close,
-    require_tensor,
-)
+from loopgrader.checks import GradingFailure, as_float, assert_close, require_tensor, unpack
 from loopgrader.checks.loop import LoopSummary, assert_loop_order
 from loopgrader.checks.timing import assert_timing, time_against_reference
 
@@ -29,10 +24,7 @@ CALL = "train_linear_regression"
 
 
 def _unpack(result: Any, what: str) -> tuple[Any, Any, Sequence[Any]]:
-    if not isinstance(result, (tuple, list)) or len(result) != 3:
-        raise GradingFailure(f"{what} must return a tuple (w, b, losses), got "
-                             f"{type(result).__name__}")
-    w, b, losses = result
+    w, b, losses = unpack(result, ("w", "b", "losses"), what=what)
     if not isinstance(losses, (list, tuple)):
         raise GradingFailure(f"{what}: losses must be a list of floats, got "
                              f"{type(losses).__name__}",

@@ -21,6 +21,7 @@ from loopgrader.checks import (
     central_difference,
     expect_raises,
     require_tensor,
+    unpack,
 )
 
 N, D = 13, 3
@@ -49,10 +50,8 @@ def true_gradients(X: torch.Tensor, y: torch.Tensor, w: torch.Tensor,
 def student_gradients(student: Any, X: torch.Tensor, y: torch.Tensor, w: torch.Tensor,
                       b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     result = student.probe("gradients_by_hand", X, y, w, b)
-    if not isinstance(result, (tuple, list)) or len(result) != 2:
-        raise GradingFailure(f"mse_gradients must return a pair (dw, db), got "
-                             f"{type(result).__name__}")
-    return result[0], result[1]
+    dw, db = unpack(result, ("dw", "db"), what="mse_gradients")
+    return dw, db
 
 
 @pytest.mark.points(1)
@@ -147,9 +146,7 @@ def test_mse_gradients_leave_inputs_unchanged(student: Any) -> None:
 def _fit(student: Any, X: torch.Tensor, y: torch.Tensor, lr: float,
          n_steps: int) -> tuple[torch.Tensor, torch.Tensor, list[Any]]:
     result = student.probe("fit_by_hand", X, y, lr, n_steps)
-    if not isinstance(result, (tuple, list)) or len(result) != 3:
-        raise GradingFailure(f"fit must return (w, b, losses), got {type(result).__name__}")
-    w, b, losses = result
+    w, b, losses = unpack(result, ("w", "b", "losses"), what="fit")
     if not isinstance(losses, list):
         raise GradingFailure(f"fit: losses must be a list of floats, got {type(losses).__name__}")
     return w, b, losses

@@ -17,7 +17,14 @@ import pytest
 import torch
 from torch import nn
 
-from loopgrader.checks import GradingFailure, as_float, assert_close, fmt_shape, require_tensor
+from loopgrader.checks import (
+    GradingFailure,
+    as_float,
+    assert_close,
+    fmt_shape,
+    require_tensor,
+    unpack,
+)
 from loopgrader.checks.loop import LoopSummary, assert_loop_order
 from loopgrader.checks.timing import assert_timing, time_against_reference
 from loopgrader.sandbox.client import ModuleSnapshot
@@ -295,13 +302,12 @@ def _snapshot(model: Any, d: int, what: str) -> tuple[torch.Tensor, torch.Tensor
 
 def _train_result(result: Any, d: int, what: str) -> tuple[torch.Tensor, torch.Tensor,
                                                           list[float]]:
-    if not isinstance(result, (tuple, list)) or len(result) != 2:
-        raise GradingFailure(f"{what} must return (model, losses), got {type(result).__name__}")
-    weight, bias = _snapshot(result[0], d, what)
-    if not isinstance(result[1], (list, tuple)):
+    model, losses_value = unpack(result, ("model", "losses"), what=what)
+    weight, bias = _snapshot(model, d, what)
+    if not isinstance(losses_value, (list, tuple)):
         raise GradingFailure(f"{what}: losses must be a list of floats, got "
-                             f"{type(result[1]).__name__}")
-    losses = [as_float(v, f"{what}: losses[{i}]") for i, v in enumerate(result[1])]
+                             f"{type(losses_value).__name__}")
+    losses = [as_float(v, f"{what}: losses[{i}]") for i, v in enumerate(losses_value)]
     return weight, bias, losses
 
 

@@ -23,6 +23,7 @@ from loopgrader.checks import (
     assert_gradient_close,
     central_difference,
     require_tensor,
+    unpack,
 )
 
 
@@ -232,9 +233,7 @@ def test_relative_error_returns_float(student: Any) -> None:
 
 
 def _check_result(got: Any, what: str) -> tuple[bool, float]:
-    if not isinstance(got, (tuple, list)) or len(got) != 2:
-        raise GradingFailure(f"{what}: expected a pair (ok, error), got {type(got).__name__}")
-    ok, error = got
+    ok, error = unpack(got, ("ok", "error"), what=what)
     if not isinstance(ok, bool):
         raise GradingFailure(f"{what}: ok must be a Python bool, got {type(ok).__name__}",
                              hint="return bool(error <= tol) with error a Python float")

@@ -31,6 +31,7 @@ from loopgrader.checks import (
     assert_gradient_close,
     central_difference,
     require_tensor,
+    unpack,
 )
 from loopgrader.checks.failures import StudentError
 from loopgrader.checks.source import assert_no_forbidden
@@ -54,10 +55,8 @@ def loss_and_grads(student: Any, params: Params, X: torch.Tensor,
                    y: torch.Tensor) -> tuple[Any, Params]:
     """The student's (loss, grads), with the pair and the dict checked."""
     result = student.probe("net_loss_and_grads", *flat(params), X, y)
-    if not isinstance(result, (tuple, list)) or len(result) != 2:
-        raise GradingFailure(f"loss_and_grads must return a pair (loss, grads), got "
-                             f"{type(result).__name__}")
-    return result[0], as_params(result[1], "the grads returned by loss_and_grads")
+    loss, grads = unpack(result, ("loss", "grads"), what="loss_and_grads")
+    return loss, as_params(grads, "the grads returned by loss_and_grads")
 
 
 def check_gradient(student: Any, name: str, seed: int) -> None:

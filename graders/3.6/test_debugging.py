@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from loopgrader.checks import GradingFailure, as_float, assert_close
+from loopgrader.checks import GradingFailure, as_float, assert_close, unpack
 from loopgrader.checks.loop import assert_loop_order
 from loopgrader.checks.timing import assert_timing, time_against_reference
 
@@ -71,11 +71,9 @@ def traced(student: Any, spec: list[list[Any]], seed: int, data: dict[str, Tenso
 
 def loss_lists(result: Any, epochs: int) -> tuple[list[float], list[float]]:
     """train's return value: two lists of one float per epoch."""
-    if not isinstance(result, (tuple, list)) or len(result) != 2:
-        raise GradingFailure(f"train must return (train_losses, val_losses), got "
-                             f"{type(result).__name__}")
+    names = ("train_losses", "val_losses")
     pair = []
-    for name, values in zip(("train_losses", "val_losses"), result, strict=True):
+    for name, values in zip(names, unpack(result, names, what="train"), strict=True):
         if not isinstance(values, list) or len(values) != epochs:
             count = len(values) if isinstance(values, list) else type(values).__name__
             raise GradingFailure(f"train(epochs={epochs}): {name} must be a list of {epochs} "

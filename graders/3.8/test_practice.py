@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from loopgrader.checks import GradingFailure, as_float, assert_close
+from loopgrader.checks import GradingFailure, as_float, assert_close, unpack
 from loopgrader.checks.loop import assert_loop_order
 from loopgrader.checks.timing import assert_timing, time_against_reference
 
@@ -346,9 +346,7 @@ def test_load_checkpoint_restores_everything(student: Any) -> None:
     result = as_dict(student.probe("restored", SPEC, state_of(build(SPEC, 10)),
                                    state_of(build(SPEC, 60)), data), "load_checkpoint")
     returned = result["returned"]
-    if not isinstance(returned, (tuple, list)) or len(returned) != 2:
-        raise GradingFailure(f"load_checkpoint must return (epoch, history), got "
-                             f"{type(returned).__name__}")
+    returned = unpack(returned, ("epoch", "history"), what="load_checkpoint")
     if returned[0] != 7 or list(returned[1]) != [0.75, 0.5, 0.25]:
         raise GradingFailure(f"load_checkpoint returned {returned!r:.80}; expected "
                              "(7, [0.75, 0.5, 0.25]) as saved")

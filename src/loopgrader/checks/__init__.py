@@ -18,6 +18,8 @@ if TYPE_CHECKING:
         diagnose_gradient,
     )
     from loopgrader.checks.raises import expect_raises
+    from loopgrader.checks.returns import describe_value, unpack
+    from loopgrader.checks.student import Student
     from loopgrader.checks.tensors import (
         as_float,
         assert_close,
@@ -38,20 +40,26 @@ _HOMES = {
     "fmt_shape": "loopgrader.checks.tensors",
     "require_tensor": "loopgrader.checks.tensors",
     "GradingFailure": "loopgrader.checks.failures",
+    "describe_value": "loopgrader.checks.returns",
+    "unpack": "loopgrader.checks.returns",
+    "Student": "loopgrader.checks.student",
 }
 
 __all__ = [
     "GradientReport",
     "GradingFailure",
+    "Student",
     "as_float",
     "assert_close",
     "assert_gradient_close",
     "assert_scalar_close",
     "central_difference",
+    "describe_value",
     "diagnose_gradient",
     "expect_raises",
     "fmt_shape",
     "require_tensor",
+    "unpack",
 ]
 
 

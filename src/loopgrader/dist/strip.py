@@ -10,29 +10,11 @@ from __future__ import annotations
 
 import ast
 
+from loopgrader.course.authoring import is_hidden_mark, module_hidden
+
 __all__ = ["REFERENCE_FIXTURES", "strip_hidden"]
 
 REFERENCE_FIXTURES = frozenset({"reference", "reference_worker"})
-
-
-def _is_hidden_mark(node: ast.expr) -> bool:
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-            and node.func.attr == "visibility" and node.args:
-        arg = node.args[0]
-        return isinstance(arg, ast.Constant) and arg.value != "visible"
-    return False
-
-
-def _marks(value: ast.expr) -> list[ast.expr]:
-    return list(value.elts) if isinstance(value, (ast.List, ast.Tuple)) else [value]
-
-
-def _module_hidden(tree: ast.Module) -> bool:
-    return any(
-        isinstance(node, ast.Assign)
-        and any(isinstance(t, ast.Name) and t.id == "pytestmark" for t in node.targets)
-        and any(_is_hidden_mark(mark) for mark in _marks(node.value))
-        for node in tree.body)
 
 
 def _needs_reference(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
@@ -44,9 +26,9 @@ def _drop(node: ast.stmt) -> bool:
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         if not node.name.startswith("test"):
             return False
-        return any(_is_hidden_mark(d) for d in node.decorator_list) or _needs_reference(node)
+        return any(is_hidden_mark(d) for d in node.decorator_list) or _needs_reference(node)
     if isinstance(node, ast.ClassDef):
-        return any(_is_hidden_mark(d) for d in node.decorator_list)
+        return any(is_hidden_mark(d) for d in node.decorator_list)
     return False
 
 
@@ -80,7 +62,7 @@ def _drop_orphan_helpers(text: str) -> tuple[str, list[str]]:
 def strip_hidden(source: str) -> tuple[str | None, list[str]]:
     """The public part of a grader file (None when nothing public remains) and what was cut."""
     tree = ast.parse(source)
-    if _module_hidden(tree):
+    if module_hidden(tree):
         return None, ["the whole file (pytestmark hidden)"]
     spans: list[tuple[int, int]] = []
     removed: list[str] = []

@@ -18,6 +18,7 @@ from pathlib import Path
 import jinja2
 import yaml
 
+from loopgrader.course.authoring import imports_any, private_modules
 from loopgrader.course.catalog import MANIFEST, Course, load_course
 from loopgrader.errors import CourseError, UsageError
 from loopgrader.quiz.hashing import hash_quiz_file
@@ -67,39 +68,6 @@ def _validated(course_root: Path) -> Course:
     return course
 
 
-INSTRUCTOR_ONLY = "LOOPGRADER_INSTRUCTOR_ONLY = True"
-
-
-def _private_modules(folder: Path) -> set[str]:
-    """Grader helpers marked instructor-only (they hold reference-level code)."""
-    return {p.stem for p in folder.glob("*.py")
-            if INSTRUCTOR_ONLY in p.read_text(encoding="utf-8")}
-
-
-def _imports_any(source: str, names: set[str]) -> bool:
-    """Whether ``source`` needs one of the modules ``names``: an import of one counts unless it
-    sits in a ``try`` whose ``except ImportError`` lets the file run without it."""
-    tree = ast.parse(source)
-    optional = {id(node) for block in ast.walk(tree) if isinstance(block, ast.Try)
-                and any(_catches_import_error(h) for h in block.handlers)
-                for stmt in block.body for node in ast.walk(stmt)}
-    for node in ast.walk(tree):
-        if id(node) in optional:
-            continue
-        if isinstance(node, ast.ImportFrom) and node.module in names:
-            return True
-        if isinstance(node, ast.Import) and any(a.name in names for a in node.names):
-            return True
-    return False
-
-
-def _catches_import_error(handler: ast.ExceptHandler) -> bool:
-    caught = handler.type
-    kinds = caught.elts if isinstance(caught, ast.Tuple) else [caught]
-    return any(isinstance(k, ast.Name) and k.id in ("ImportError", "ModuleNotFoundError")
-               for k in kinds)
-
-
 def _copy_graders(course: Course, out: Path) -> dict[str, list[str]]:
     stripped: dict[str, list[str]] = {}
     for lesson in course.lessons:
@@ -107,11 +75,11 @@ def _copy_graders(course: Course, out: Path) -> dict[str, list[str]]:
             continue
         target = out / "graders" / lesson.id
         target.mkdir(parents=True)
-        private = _private_modules(lesson.graders_dir)
+        private = private_modules(lesson.graders_dir)
         for path in sorted(lesson.graders_dir.glob("*.py")):
             if path.stem in private:
                 continue
-            if path.name.startswith("test_") and _imports_any(path.read_text("utf-8"), private):
+            if path.name.startswith("test_") and imports_any(path.read_text("utf-8"), private):
                 stripped[f"{lesson.id}/{path.name}"] = ["the whole file (instructor-only helpers)"]
             elif path.name.startswith("test_"):
                 public, removed = strip_hidden(path.read_text(encoding="utf-8"))

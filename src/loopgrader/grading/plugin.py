@@ -25,6 +25,7 @@ from loopgrader.checks.failures import (
     StudentFileMissing,
     StudentImportError,
 )
+from loopgrader.checks.student import Student
 from loopgrader.grading.plan import LessonPlan, RunPlan
 from loopgrader.sandbox.forkserver import start_worker_server
 from loopgrader.status import Category
@@ -183,7 +184,7 @@ def _lesson(request: pytest.FixtureRequest) -> LessonPlan:
 
 
 @pytest.fixture
-def student(request: pytest.FixtureRequest) -> StudentModule:
+def student(request: pytest.FixtureRequest) -> Student:
     """The student's module, reached through the sandboxed worker."""
     return _session(request).student(_lesson(request))
 

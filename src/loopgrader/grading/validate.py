@@ -6,6 +6,7 @@ import ast
 from collections.abc import Callable
 from pathlib import Path
 
+from loopgrader.course.authoring import authoring_problems
 from loopgrader.course.catalog import Course, Lesson
 from loopgrader.errors import CourseError
 from loopgrader.grading.runner import collect_points
@@ -21,6 +22,7 @@ def validate_course(course: Course) -> list[str]:
             _check_lesson_files(lesson, problems.append)
         if lesson.quiz is not None:
             problems += _quiz_problems(lesson)
+    problems += authoring_problems(course)
     ready = [lesson for lesson in course.lessons
              if lesson.ready and lesson.file and lesson.graders_dir.is_dir()]
     if ready and not problems:
