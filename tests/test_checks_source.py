@@ -9,8 +9,10 @@ import torch
 
 from loopgrader.checks.failures import GradingFailure
 from loopgrader.checks.source import assert_no_forbidden, find_forbidden, static_hints
+from loopgrader.course.catalog import load_course
 from loopgrader.probes.guards import NO_AUTOGRAD_MESSAGE, forbid, no_autograd
 
+REPO = Path(__file__).resolve().parents[1]
 RULES = ["torch.sigmoid", "torch.nn.functional", "torch.special"]
 
 
@@ -44,10 +46,58 @@ def test_failure_lists_every_use_with_lines(tmp_path: Path) -> None:
 
 def test_static_hints_are_advice() -> None:
     source = ("def train(model, data):\n    for x, y in data:\n        loss = model(x)\n"
-              "        loss.backward()\n        print(loss.item())\n")
+              "        loss.backward()\n        print(loss.item())\n"
+              "        for p in model.parameters():\n            norm = p.grad.norm().item()\n"
+              "\n\ndef evaluate(model, data):\n    model.eval()\n"
+              "    return [model(x) for x, _ in data]\n")
     hints = static_hints(source)
-    assert any(".item() inside a loop" in h for h in hints)
-    assert any("never calls model.train()" in h for h in hints)
+    assert any("line 5: printing .item() on every iteration" in h for h in hints)
+    assert any("line 7: .item() inside an inner loop of a training step" in h for h in hints)
+    assert any("train trains (calls backward()) but never calls model.train()" in h
+               for h in hints)
+    assert any("line 11: evaluate evaluates without torch.no_grad()" in h for h in hints)
+
+
+def test_no_advice_against_what_contracts_ask() -> None:
+    """One Python float per step (a loss history) needs one .item() per step; code with no
+    module (tensors w and b) has no mode to set."""
+    source = ("def fit(X, y, w, b, n):\n    losses = []\n    for _ in range(n):\n"
+              "        loss = ((X * w + b - y) ** 2).mean()\n        losses.append(loss.item())\n"
+              "        loss.backward()\n    for epoch in range(n):\n        total = 0.0\n"
+              "        for xb, yb in zip(X, y):\n            loss = (xb * w - yb).pow(2).sum()\n"
+              "            loss.backward()\n            total += loss.item()\n"
+              "    return losses\n")
+    assert static_hints(source) == []
+
+
+def _solutions() -> list[tuple[str, Path]]:
+    course = load_course(REPO)
+    found = []
+    for lesson in course.lessons:
+        if lesson.ready and lesson.reference is not None:
+            found.append((lesson.id, lesson.reference))
+            folder = REPO / "tests" / "lessons" / lesson.id / "alternatives"
+            found += [(lesson.id, p) for p in sorted(folder.glob("*.py"))]
+    return found
+
+
+@pytest.mark.parametrize("lesson_id,path", _solutions(),
+                         ids=[f"{lid}-{p.stem}" for lid, p in _solutions()])
+def test_no_correct_solution_gets_advice(lesson_id: str, path: Path) -> None:
+    """Every lesson's reference solution (and every alternative correct one) does what its
+    lesson asks, so `check` must not advise against any of it."""
+    assert static_hints(path.read_text(encoding="utf-8")) == [], f"{lesson_id}: {path.name}"
+
+
+@pytest.mark.parametrize("lesson_id,name,fragment", [
+    ("2.5", "train_no_train_mode", "never calls model.train()"),
+    ("2.5", "eval_no_no_grad", "evaluates without torch.no_grad()"),
+    ("3.8", "validation_with_graph", "evaluates without torch.no_grad()"),
+])
+def test_advice_names_the_mode_bugs_of_known_mutants(lesson_id: str, name: str,
+                                                     fragment: str) -> None:
+    path = REPO / "tests" / "lessons" / lesson_id / "mutants" / f"{name}.py"
+    assert any(fragment in h for h in static_hints(path.read_text(encoding="utf-8")))
 
 
 def test_no_autograd_refuses_backward_and_grad_and_restores() -> None:

@@ -115,6 +115,18 @@ def test_file_that_does_not_import_gives_one_message(name: str, fragment: str) -
     assert result.score == 0
 
 
+def test_non_utf8_byte_in_a_comment_does_not_import_as_in_python() -> None:
+    """`python calc.py` refuses a file with a non-UTF-8 byte and no encoding declaration (PEP
+    263), even in a comment, where importing from bytes would let it through: so does grading,
+    naming the line."""
+    result = grade("not_utf8_comment")
+    assert result.status == "does not import"
+    assert result.import_error is not None
+    assert "Non-UTF-8 code starting with '\\xe9'" in result.import_error
+    assert "line 2" in result.import_error and "calc.py" in result.import_error
+    assert result.score == 0
+
+
 def test_empty_file_reports_missing_functions() -> None:
     result = grade("empty")
     assert "has no function or class named 'add'" in (result.tests[0].message or "")

@@ -121,6 +121,32 @@ def check_weighted_mean(got: float, batch_losses: list[float], sizes: list[int],
                          f"{got:.10g}", hint=f"that is {hint}" if hint else None)
 
 
+RECOMPUTED = ("the recorded loss is not the loss the step was computed from: train_epoch "
+              "computes each batch's loss again after optimizer.step() (with the updated "
+              "weights) and records that one")
+RECOMPUTED_HINT = ("record the loss you called backward() on, before the step: "
+                   "total += loss.item() * len(xb) right after loss.backward() or "
+                   "optimizer.step(), without a second forward pass")
+
+
+def after_step_forwards(result: dict[str, Any]) -> list[bool]:
+    """For each forward pass of the model, in order: whether it ran after the batch's
+    optimizer.step() and was never backpropagated (a loss recomputed after the update)."""
+    log = result.get("log")
+    events = log.get("events", []) if isinstance(log, dict) else []
+    kinds = [e.get("kind") if e.get("kind") != "forward" or e.get("module") == "Sequential"
+             else None for e in events if isinstance(e, dict)]
+    kinds = [k for k in kinds if k in ("forward", "backward", "step", "end")]
+    flags = []
+    for i, kind in enumerate(kinds):
+        if kind != "forward":
+            continue
+        before = next((k for k in reversed(kinds[:i]) if k != "forward"), None)
+        after = next((k for k in kinds[i + 1:]), "end")
+        flags.append(before == "step" and after != "backward")
+    return flags
+
+
 # --- train_epoch --------------------------------------------------------------------------------
 
 @pytest.mark.points(2)
@@ -165,6 +191,8 @@ def test_train_epoch_uses_train_mode(student: Any, device: torch.device) -> None
                              hint="call model.train() at the start of train_epoch: dropout and "
                                   "batch norm behave differently in eval mode")
     if not all(e.get("grad_enabled") for e in forwards):
+        if any(after_step_forwards(result)):
+            raise GradingFailure(RECOMPUTED, hint=RECOMPUTED_HINT)
         raise GradingFailure("train_epoch ran a forward pass with gradients disabled",
                              hint="no torch.no_grad() around the training forward pass")
 
@@ -193,6 +221,17 @@ def test_train_epoch_returns_the_weighted_mean_loss(student: Any, device: torch.
     if not calls:
         raise GradingFailure("train_epoch never called loss_fn",
                              hint="loss = loss_fn(model(xb), yb) for each batch")
+    recomputed = after_step_forwards(result)
+    if any(recomputed) and len(recomputed) == len(calls):
+        stepped = [c for c, late in zip(calls, recomputed, strict=True) if not late]
+        late_calls = [c for c, late in zip(calls, recomputed, strict=True) if late]
+        expected = (sum(float(c["loss"]) * int(c["size"]) for c in stepped)
+                    / max(1, sum(int(c["size"]) for c in stepped)))
+        if not math.isclose(got, expected, rel_tol=1e-6, abs_tol=1e-12):
+            n_late = len(late_calls)
+            raise GradingFailure(f"{RECOMPUTED} ({n_late} of {len(calls)} loss_fn calls came "
+                                 f"after a step; expected {expected:.10g}, got {got:.10g})",
+                                 hint=RECOMPUTED_HINT)
     losses = [float(c["loss"]) for c in calls]
     sizes = [int(c["size"]) for c in calls]
     expected = sum(a * b for a, b in zip(losses, sizes, strict=True)) / sum(sizes)

@@ -159,3 +159,44 @@ def train_model(student: ModuleType, name: str, options: dict[str, Any],
             optimizer.step()
             losses.append(float(loss.detach()))
     return {"log": recorder.log(), "losses": losses, "state": model.state_dict()}
+
+
+def train_with_closure(student: ModuleType, name: str, options: dict[str, Any],
+                       state: dict[str, Tensor], X: Tensor, y: Tensor,
+                       n_steps: int) -> dict[str, Any]:
+    """The closure form of a training step: ``loss = optimizer.step(closure)``.
+
+    The closure (ours) zeroes the gradients, computes the loss and calls backward(), as in
+    torch's documentation for L-BFGS. For each step it records whether gradients were enabled
+    inside the closure, how often it ran, and whether step() returned the closure's loss.
+    """
+    model = nn.Linear(X.shape[1], y.shape[1])
+    model.load_state_dict(state)
+    optimizer = getattr(student, name)(model.parameters(), **options)
+    grad_enabled: list[bool] = []
+    calls: list[int] = []
+    returned_same: list[bool] = []
+    returned_repr: list[str] = []
+    losses: list[float] = []
+    last: list[Tensor] = []
+
+    def closure() -> Tensor:
+        grad_enabled.append(torch.is_grad_enabled())
+        optimizer.zero_grad()
+        loss = nn.functional.mse_loss(model(X), y)
+        if loss.requires_grad:
+            loss.backward()
+        last.append(loss)
+        return loss
+
+    with forbid(*TORCH_UPDATES):
+        for _ in range(n_steps):
+            before = len(grad_enabled)
+            last.clear()
+            returned = optimizer.step(closure)
+            calls.append(len(grad_enabled) - before)
+            returned_same.append(bool(last) and returned is last[0])
+            returned_repr.append(type(returned).__name__)
+            losses.append(float(last[0].detach()) if last else float("nan"))
+    return {"grad_enabled": grad_enabled, "calls": calls, "returned_same": returned_same,
+            "returned_type": returned_repr, "losses": losses, "state": model.state_dict()}

@@ -505,6 +505,68 @@ def test_step_builds_no_graph(student: Any, name: str) -> None:
                           "graph")
 
 
+@pytest.mark.points(1)
+@pytest.mark.parametrize("name", NAMES)
+def test_step_with_closure(student: Any, name: str) -> None:
+    """step(closure) evaluates the closure with gradients enabled and returns its loss"""
+    g = torch.Generator().manual_seed(27)
+    X = torch.randn(16, 3, generator=g)
+    y = X @ torch.randn(3, 2, generator=g)
+    torch.manual_seed(28)
+    model = nn.Linear(3, 2)
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    n_steps = 6
+    result = student.probe("train_with_closure", name, OPTIONS[name], state, X, y, n_steps)
+    if not isinstance(result, dict):
+        raise GradingFailure(f"{name}: the run with a closure could not be recorded")
+    closure_hint = ("call the closure under torch.enable_grad() (step() itself runs under "
+                    "no_grad): with torch.enable_grad(): loss = closure()")
+    enabled = result.get("grad_enabled") or []
+    if enabled and not all(enabled):
+        raise GradingFailure(f"{name}.step(closure) called the closure with gradients disabled: "
+                             "the closure's loss.backward() cannot compute any gradient, so "
+                             "the step has nothing to update from", hint=closure_hint)
+    calls = result.get("calls") or []
+    if not enabled or any(c == 0 for c in calls):
+        raise GradingFailure(f"{name}.step(closure) never called the closure",
+                             hint="if a closure is given, call it first to recompute the loss "
+                                  "and the gradients, then update")
+    if any(c > 1 for c in calls):
+        raise GradingFailure(f"{name}.step(closure) called the closure {max(calls)} times in "
+                             "one step; torch's optimizers call it once")
+    if not all(result.get("returned_same") or [False]):
+        got = next((t for t, same in zip(result.get("returned_type") or [],
+                                         result.get("returned_same") or [], strict=False)
+                    if not same), "something else")
+        raise GradingFailure(f"{name}.step(closure) returned {got}, not the loss the closure "
+                             "returned", hint="return the closure's value: loss = closure() "
+                                              "... return loss")
+    optimizer = TORCH_CLASSES[name](model.parameters(), **torch_options(name, OPTIONS[name]))
+    expected = []
+    for _ in range(n_steps):
+        def closure() -> Tensor:
+            optimizer.zero_grad()
+            loss = nn.functional.mse_loss(model(X), y)
+            loss.backward()
+            return loss
+        expected.append(float(optimizer.step(closure)))  # type: ignore[arg-type]
+    got_losses = result.get("losses") or []
+    for k, (a, b) in enumerate(zip(got_losses, expected, strict=False)):
+        if not math.isclose(as_float(a, f"loss at step {k}"), b, rel_tol=1e-4, abs_tol=1e-6):
+            raise GradingFailure(f"{name}.step(closure): the closure's loss at step {k} expected "
+                                 f"{b:.6g} (torch.optim.{TORCH_CLASSES[name].__name__}), got "
+                                 f"{a:.6g}", hint="call the closure before the update, so that "
+                                                  "the update uses the gradients it computed")
+    trained = result.get("state")
+    for key, value in model.state_dict().items():
+        got_value = trained.get(key) if isinstance(trained, dict) else None
+        got_tensor = require_tensor(got_value, f"{name}: trained {key}", shape=tuple(value.shape))
+        if not torch.allclose(got_tensor, value, rtol=1e-4, atol=1e-6):
+            raise GradingFailure(f"{name}.step(closure): after {n_steps} steps {key} differs "
+                                 "from torch's", hint="call the closure before the update, so "
+                                                      "that the update uses its gradients")
+
+
 # --- in a real training loop ---------------------------------------------------------------------
 @pytest.mark.points(1)
 @pytest.mark.parametrize("name", NAMES)

@@ -82,6 +82,7 @@ def deep_relu_stack(student: ModuleType, width: int, depth: int, init: str, x: T
     normal init), biases zero; returns the weights and the student's activation_stds."""
     torch.manual_seed(seed)
     model = build([["linear", width, width], ["relu"]] * depth)
+    unchanged = []
     for layer in model:
         if isinstance(layer, nn.Linear):
             with torch.no_grad():
@@ -89,7 +90,9 @@ def deep_relu_stack(student: ModuleType, width: int, depth: int, init: str, x: T
                 if init == "tiny":
                     layer.weight.normal_(0.0, 0.01)
             if init == "kaiming":
+                before = layer.weight.detach().clone()
                 with no_nn_init():
                     student.kaiming_normal_(layer.weight)
+                unchanged.append(bool(torch.equal(layer.weight.detach(), before)))
     stds = student.activation_stds(model, x)
-    return {"state": model.state_dict(), "stds": stds}
+    return {"state": model.state_dict(), "stds": stds, "unchanged": unchanged}

@@ -142,6 +142,10 @@ def test_xavier_uniform_gain(student: Any) -> None:
                 candidates=xavier_candidates(*shape, gain))
 
 
+IN_PLACE_HINT = ("fill the tensor you were given in place, under torch.no_grad(), and return "
+                 "it: tensor.normal_(0, std) / tensor.uniform_(-bound, bound) write into it")
+
+
 def check_in_place(student: Any, name: str, args: list[Any]) -> None:
     result = filled(student, name, (20, 30), args, seed=3, dtype="float64")
     what = f"{name} on a float64 tensor"
@@ -247,6 +251,10 @@ def test_init_fills_layer_weights(student: Any) -> None:
         before = require_tensor(result.get("before"), f"{what}: the weight before",
                                 shape=(64, 256))
         if torch.equal(values, before):
+            if not result.get("same_object"):
+                raise GradingFailure(f"{what}: the weight was not changed: {name} returned a "
+                                     "new tensor instead of filling the one it was given in "
+                                     "place", hint=IN_PLACE_HINT)
             raise GradingFailure(f"{what}: the weight was not changed")
 
 
@@ -356,6 +364,11 @@ def deep_stack(student: Any, init: str) -> tuple[nn.Sequential, list[float], lis
     result = student.probe("deep_relu_stack", width, depth, init, x, 12)
     if not isinstance(result, dict) or not isinstance(result.get("state"), dict):
         raise GradingFailure("the 20-layer stack could not be built")
+    if any(result.get("unchanged") or []):
+        raise GradingFailure("20-layer stack: kaiming_normal_(layer.weight) left the layer's "
+                             "weight unchanged: it did not fill the tensor it was given in place "
+                             "(a new tensor returned is thrown away by the caller)",
+                             hint=IN_PLACE_HINT)
     model = build([["linear", width, width], ["relu"]] * depth)
     for key, value in model.state_dict().items():
         require_tensor(result["state"].get(key), f"20-layer stack: {key}",

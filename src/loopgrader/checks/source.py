@@ -108,18 +108,81 @@ def assert_no_forbidden(path: Path, forbidden: Iterable[str], methods: Iterable[
         raise GradingFailure(f"{path.name} uses what this exercise forbids:\n{listed}", hint=why)
 
 
+SYNCS = ("item", "cpu", "numpy")
+PRINTS = ("print", "debug", "info", "warning", "log", "write")
+
+
+def _calls(node: ast.AST, attr: str) -> list[ast.Call]:
+    return [n for n in ast.walk(node) if isinstance(n, ast.Call)
+            and isinstance(n.func, ast.Attribute) and n.func.attr == attr]
+
+
+def _loops(node: ast.AST) -> list[ast.For | ast.While]:
+    return [n for n in ast.walk(node) if isinstance(n, (ast.For, ast.While))]
+
+
+def _sync_hints(tree: ast.AST) -> list[tuple[int, str]]:
+    """Syncs a lesson's contract never asks for. Recording one Python float per step (a loss
+    history) needs one ``.item()`` per step, so that is never advised against; printing a value
+    every step, or converting inside an inner loop of a training step (per parameter, per
+    element), adds syncs the result does not need."""
+    hints: list[tuple[int, str]] = []
+    for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
+        name = call.func.attr if isinstance(call.func, ast.Attribute) else \
+            call.func.id if isinstance(call.func, ast.Name) else ""
+        if name not in PRINTS:
+            continue
+        for node in ast.walk(call):
+            if isinstance(node, ast.Attribute) and node.attr in SYNCS and any(
+                    node.lineno >= loop.lineno and node.lineno <= (loop.end_lineno or 0)
+                    for loop in _loops(tree)):
+                hints.append((node.lineno, f"line {node.lineno}: printing .{node.attr}() on "
+                              "every iteration forces a device sync each time; print every N "
+                              "steps, or the history once at the end"))
+    for outer in _loops(tree):
+        inners = [loop for loop in _loops(outer) if loop is not outer]
+        if not _calls(outer, "backward") or any(_calls(loop, "backward") for loop in inners):
+            continue  # not the loop of one training step (that is a loop inside it)
+        for inner in inners:
+            for node in ast.walk(inner):
+                if isinstance(node, ast.Attribute) and node.attr in SYNCS:
+                    hints.append((node.lineno, f"line {node.lineno}: .{node.attr}() inside an "
+                                  "inner loop of a training step forces a device sync per "
+                                  "item; combine the tensors first (torch.stack, sum) and "
+                                  "convert once per step"))
+    return hints
+
+
+def _mode_hints(tree: ast.AST) -> list[tuple[int, str]]:
+    """Modes, judged per function: a file that switches to eval mode must switch back before
+    training, and an evaluation in eval mode should not build graphs. Code with no module (no
+    ``.eval()`` call) gets no advice about modes."""
+    hints: list[tuple[int, str]] = []
+    functions = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef,
+                                                             ast.AsyncFunctionDef))]
+    evals = [c for c in _calls(tree, "eval") if not c.args and not c.keywords]
+    trains = _calls(tree, "train")
+    if evals and not trains:
+        for function in functions:
+            if _calls(function, "backward"):
+                hints.append((function.lineno, f"line {function.lineno}: {function.name} "
+                              "trains (calls backward()) but never calls model.train(), while "
+                              f"line {evals[0].lineno} puts a model in eval mode: after an "
+                              "evaluation, training would run in eval mode"))
+    for function in functions:
+        own = [c for c in _calls(function, "eval") if not c.args and not c.keywords]
+        if not own or _calls(function, "backward"):
+            continue
+        text = ast.unparse(function)
+        if "no_grad" not in text and "inference_mode" not in text:
+            hints.append((own[0].lineno, f"line {own[0].lineno}: {function.name} evaluates "
+                          "without torch.no_grad(): it builds autograd graphs it never uses"))
+    return hints
+
+
 def static_hints(source: str) -> list[str]:
-    """Advice from the source (never a reason to lose points): ``.item()`` in loops, modes."""
+    """Advice from the source (never a reason to lose points), only where it cannot contradict
+    what a lesson asks: no lesson's reference solution gets any (tests/test_checks_source.py)."""
     tree = ast.parse(source)
-    hints: list[str] = []
-    for loop in (n for n in ast.walk(tree) if isinstance(n, (ast.For, ast.While))):
-        for node in ast.walk(loop):
-            if isinstance(node, ast.Attribute) and node.attr in ("item", "cpu", "numpy"):
-                hints.append(f"line {node.lineno}: .{node.attr}() inside a loop forces a "
-                             "device sync each iteration; collect tensors and convert once")
-    text = ast.unparse(tree)
-    if "backward(" in text and ".train(" not in text:
-        hints.append("the training code never calls model.train()")
-    if ".eval(" in text and "no_grad" not in text and "inference_mode" not in text:
-        hints.append("evaluation without torch.no_grad() builds graphs it never uses")
-    return list(dict.fromkeys(hints))
+    found = sorted(_sync_hints(tree) + _mode_hints(tree))
+    return list(dict.fromkeys(text for _, text in found))

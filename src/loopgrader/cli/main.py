@@ -48,7 +48,7 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("lesson")
+@click.argument("lessons", nargs=-1, required=True)
 @click.option("--submission", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Submission root laid out like exercises/ (default: the course's exercises/).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "junit"]), default="text",
@@ -63,9 +63,10 @@ def cli() -> None:
               show_default=True)
 @course_option
 @debug_option
-def check(lesson: str, submission: Path | None, fmt: str, out: Path | None, only_started: bool,
-          timeout: float, device: str, course_dir: Path | None, debug: bool) -> None:
-    """Grade LESSON: a lesson such as 1.2, a module such as 1, or all."""
+def check(lessons: tuple[str, ...], submission: Path | None, fmt: str, out: Path | None,
+          only_started: bool, timeout: float, device: str, course_dir: Path | None,
+          debug: bool) -> None:
+    """Grade LESSONS: lessons such as 1.2 (several: 1.2 1.3), a module such as 1, or all."""
     from loopgrader._fs import atomic_write_text
     from loopgrader.grading.check import run_check
     from loopgrader.output.junit import check_junit
@@ -74,7 +75,8 @@ def check(lesson: str, submission: Path | None, fmt: str, out: Path | None, only
     def action() -> Any:
         course = load_course_from(course_dir)
         root = submission if submission is not None else course.root / "exercises"
-        return root, run_check(course=course, selector=lesson, submission_root=root,
+        return root, run_check(course=course, selector=" ".join(lessons),
+                               submission_root=root,
                                device=device, timeout=timeout, only_started=only_started)
 
     root, report = guarded(debug, action)

@@ -188,3 +188,9 @@ def select_lessons(course: Course, selector: str) -> list[Lesson]:
                              f"{', '.join(str(m) for m in sorted(course.modules))}")
         return chosen
     return [course.lesson(selector)]
+
+
+def select_many(course: Course, selectors: list[str] | tuple[str, ...]) -> list[Lesson]:
+    """Several selectors (``1.2 1.3``, ``1 3.1``): their lessons once each, in course order."""
+    chosen = {lesson.id for selector in selectors for lesson in select_lessons(course, selector)}
+    return [lesson for lesson in course.lessons if lesson.id in chosen]

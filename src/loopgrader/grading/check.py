@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from loopgrader.checks.source import static_hints
-from loopgrader.course.catalog import Course, Lesson, select_lessons
+from loopgrader.course.catalog import Course, Lesson, select_many
 from loopgrader.course.stubs import is_started, stub_fingerprints
 from loopgrader.errors import LoopgraderError
 from loopgrader.grading.results import LessonResult
@@ -95,7 +95,7 @@ def run_check(*, course: Course, selector: str, submission_root: Path, device: s
     With ``only_started``, lessons whose file is still the untouched stub (and whose quiz has no
     answers) are skipped and listed in ``not_started``.
     """
-    lessons = select_lessons(course, selector)
+    lessons = select_many(course, selector.split())
     skipped: tuple[Lesson, ...] = ()
     if only_started:
         stubs = stub_fingerprints(course)
@@ -161,7 +161,8 @@ def attempt_from_result(result: LessonResult) -> Attempt:
     return Attempt(
         lesson=result.lesson, kind="exercise", score=result.score, max_score=result.max_score,
         status=result.status, duration_s=result.duration_s, device=result.device,
-        tests=tuple(TestOutcome(t.name, t.score, t.max_score, t.status) for t in result.tests),
+        tests=tuple(TestOutcome(t.name, t.score, t.max_score, t.status, message=t.message,
+                                hint=t.hint) for t in result.tests),
         timings=result.timings,
         curves=result.curves,
     )

@@ -26,6 +26,7 @@ class TestResult:
     category: str | None = None
     node_id: str = ""
     extras: dict[str, Any] = field(default_factory=dict)
+    duration_s: float = 0.0  # setup + call + teardown, as pytest measured them
 
     @property
     def status(self) -> TestStatus:
@@ -124,6 +125,8 @@ def _test_result(test: dict[str, Any], meta: dict[str, Any]) -> TestResult:
         category=None if passed else str(meta.get("category", Category.FAILED)),
         node_id=str(test.get("nodeid", "")),
         extras=dict(meta.get("extras") or {}),
+        duration_s=sum(float((test.get(stage) or {}).get("duration") or 0.0)
+                       for stage in ("setup", "call", "teardown")),
     )
 
 

@@ -260,7 +260,10 @@ def quiz_result_to_attempt(lesson_id: str, result: QuizResult, duration_s: float
         status = LessonStatus.ATTEMPTED
     tests = tuple(
         TestOutcome(q.id, q.score, q.max_score,
-                    TestStatus.PASSED if q.correct else TestStatus.FAILED)
+                    TestStatus.PASSED if q.correct else TestStatus.FAILED,
+                    prompt=q.prompt, given=q.given,
+                    expected=q.expected if q.correct is not None else None,
+                    explanation=q.explanation if q.correct is not None else None)
         for q in result.questions
     )
     return Attempt(

@@ -284,7 +284,8 @@ def _attempts(pair: PairRecord) -> list[Attempt]:
         if status == LessonStatus.ATTEMPTED and pair.exercise_score >= pair.exercise_max:
             status = LessonStatus.PASSED
         tests = tuple(TestOutcome(t.name, t.score, t.max_score,
-                                  TestStatus.PASSED if t.passed else TestStatus.FAILED)
+                                  TestStatus.PASSED if t.passed else TestStatus.FAILED,
+                                  message=t.message, hint=t.hint)
                       for t in pair.tests)
         found.append(Attempt(lesson=pair.lesson, kind="exercise", score=pair.exercise_score,
                              max_score=pair.exercise_max, status=status,

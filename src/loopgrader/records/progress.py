@@ -43,6 +43,12 @@ class TestOutcome:
     score: float
     max_score: float
     status: str  # "passed" | "failed"
+    message: str | None = None  # exercise: what failed; quiz: None
+    hint: str | None = None
+    prompt: str | None = None  # quiz questions: the question, the answer given, and once
+    given: str | None = None  # answered the key and the explanation (shown by the report)
+    expected: str | None = None
+    explanation: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,7 +74,9 @@ class Attempt:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Attempt:
-        tests = tuple(TestOutcome(**t) for t in data.get("tests", ()))
+        known = set(TestOutcome.__dataclass_fields__)
+        tests = tuple(TestOutcome(**{k: v for k, v in t.items() if k in known})
+                      for t in data.get("tests", ()))
         return cls(
             lesson=str(data["lesson"]),
             kind=str(data["kind"]),

@@ -13,6 +13,7 @@ import importlib.util
 import io
 import os
 import sys
+import tokenize
 import traceback
 import types
 import warnings
@@ -156,8 +157,35 @@ class _Loaded:
     error: dict[str, Any] | None
 
 
+def _check_encoding(path: str) -> None:
+    """Refuse a source file that ``python file.py`` refuses (PEP 263): bytes that are not valid
+    in its declared encoding (UTF-8 when it declares none). Importing from bytes is laxer (a
+    stray byte in a comment slips through), so the file is decoded here first, as the
+    interpreter does, and the line of the first bad byte is named."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError:
+        encoding = "utf-8"
+    try:
+        data.decode("utf-8-sig" if encoding == "utf-8-sig" else encoding)
+    except (UnicodeDecodeError, LookupError) as exc:
+        start = exc.start if isinstance(exc, UnicodeDecodeError) else 0
+        line = data[:start].count(b"\n") + 1
+        text = data.split(b"\n")[line - 1].decode("utf-8", errors="replace")
+        byte = f"'\\x{data[start]:02x}'" if start < len(data) else "?"
+        raise SyntaxError(f"Non-UTF-8 code starting with {byte} in file {path} on line "
+                          f"{line}, but no encoding declared; see "
+                          "https://peps.python.org/pep-0263/ for details"
+                          if encoding == "utf-8" else f"the file is not valid {encoding} "
+                          f"(its declared encoding) on line {line}",
+                          (path, line, 1, text)) from None
+
+
 def _load(path: str, name: str) -> _Loaded:
     try:
+        _check_encoding(path)
         spec = importlib.util.spec_from_file_location(name, path)
         if spec is None or spec.loader is None:
             raise ImportError(f"cannot load {path}")

@@ -13,6 +13,7 @@ class SGDMomentum(Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
+        loss = torch.enable_grad()(closure)() if closure is not None else None
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
@@ -23,7 +24,7 @@ class SGDMomentum(Optimizer):
                 else:
                     state["v"] = p.grad.clone()
                 p.copy_(p - group["lr"] * state["v"])
-        return None
+        return loss
 
 
 class RMSProp(Optimizer):
@@ -35,6 +36,7 @@ class RMSProp(Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
+        loss = torch.enable_grad()(closure)() if closure is not None else None
         for group in self.param_groups:
             lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
             for p in group["params"]:
@@ -44,7 +46,7 @@ class RMSProp(Optimizer):
                 ms = alpha * self.state[p]["mean_square"] + (1 - alpha) * g ** 2
                 self.state[p]["mean_square"] = ms
                 p.copy_(p - lr * g / (torch.sqrt(ms) + eps))
-        return None
+        return loss
 
 
 class Adam(Optimizer):
