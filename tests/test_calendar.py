@@ -1,0 +1,122 @@
+"""The course calendar: due dates, the late policy, penalties, and validate's messages."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from loopgrader.course.calendar import (
+    LatePolicy,
+    calendar_problems,
+    lateness,
+    load_calendar,
+    parse_timestamp,
+)
+from loopgrader.errors import EXIT_USAGE, UsageError
+
+UTC = timezone.utc
+DUE = datetime(2026, 9, 15, 3, 59, tzinfo=UTC)
+POLICY = LatePolicy(grace=timedelta(minutes=15), penalty_per_day=0.1, last_day=5)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2026-09-14T23:59:00-04:00", DUE),
+    ("2026-09-15T03:59:00Z", DUE),
+    ("2026-09-15 03:59:00+00:00", DUE),
+], ids=["offset", "zulu", "space"])
+def test_timestamps_with_a_zone_parse_to_utc(text: str, expected: datetime) -> None:
+    assert parse_timestamp(text) == expected
+    assert parse_timestamp(text).tzinfo == UTC
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ("2026-09-14T23:59:00", "no time zone"),
+    ("2026-09-14", "no time of day"),
+    ("14/09/2026 23:59", "not an ISO 8601"),
+    ("", "not an ISO 8601"),
+], ids=["naive", "date-only", "european", "empty"])
+def test_timestamps_without_date_time_and_zone_are_refused(text: str, says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        parse_timestamp(text)
+
+
+@pytest.mark.parametrize(("late_by", "days", "fraction", "closed"), [
+    (timedelta(hours=-3), 0, 0.0, False),
+    (timedelta(minutes=15), 0, 0.0, False),  # within the grace period
+    (timedelta(minutes=16), 1, 0.1, False),  # past the grace: a started day counts
+    (timedelta(hours=23), 1, 0.1, False),
+    (timedelta(days=1, seconds=1), 2, 0.2, False),
+    (timedelta(days=5), 5, 0.5, False),
+    (timedelta(days=5, seconds=1), 6, 1.0, True),  # past the last day
+])
+def test_lateness_counts_started_days_past_the_grace(late_by: timedelta, days: int,
+                                                     fraction: float, closed: bool) -> None:
+    result = lateness(DUE, DUE + late_by, POLICY)
+    assert (result.days_late, result.closed) == (days, closed)
+    assert result.penalty_fraction == pytest.approx(fraction)
+
+
+def test_penalty_is_a_fraction_of_the_points_and_never_makes_a_score_negative() -> None:
+    two_days = lateness(DUE, DUE + timedelta(days=2), POLICY)
+    assert two_days.final_score(18.0, 20.0) == pytest.approx(14.0)  # 18 - 0.2 * 20
+    assert two_days.final_score(3.0, 20.0) == 0.0
+    closed = lateness(DUE, DUE + timedelta(days=9), POLICY)
+    assert closed.final_score(20.0, 20.0) == 0.0
+
+
+def test_no_due_date_or_no_time_costs_nothing() -> None:
+    assert lateness(None, DUE, POLICY).final_score(7.0, 10.0) == 7.0
+    assert lateness(DUE, None, POLICY).days_late == 0
+
+
+def test_no_last_day_caps_the_penalty_at_the_whole_points() -> None:
+    policy = LatePolicy(penalty_per_day=0.3)
+    assert lateness(DUE, DUE + timedelta(days=10), policy).penalty_fraction == 1.0
+
+
+def _manifest(tmp_path: Path, calendar: str) -> Path:
+    path = tmp_path / "course.yaml"
+    path.write_text("title: T\nmodules: {1: M}\nlessons:\n"
+                    '  - {id: "1.2", title: L, file: x.py, points: 3}\n' + calendar,
+                    encoding="utf-8")
+    return path
+
+
+def test_a_valid_calendar_loads(tmp_path: Path) -> None:
+    path = _manifest(tmp_path, 'calendar:\n  due:\n    "1.2": 2026-09-14T23:59:00-04:00\n'
+                     '  release:\n    "1.2": 2026-09-16T09:00:00Z\n'
+                     "  late_policy: {grace_minutes: 15, penalty_per_day: 0.1, last_day: 5}\n")
+    assert calendar_problems(path, {"1.2"}) == []
+    calendar = load_calendar(path, {"1.2"})
+    assert calendar.due["1.2"] == DUE
+    assert calendar.release["1.2"] == datetime(2026, 9, 16, 9, tzinfo=UTC)
+    assert calendar.policy == POLICY
+
+
+def test_a_course_without_a_calendar_has_an_empty_one(tmp_path: Path) -> None:
+    calendar = load_calendar(_manifest(tmp_path, ""), {"1.2"})
+    assert calendar.empty and calendar.policy == LatePolicy()
+
+
+def test_problems_name_file_line_key_and_fix(tmp_path: Path) -> None:
+    path = _manifest(tmp_path, 'calendar:\n  due:\n    "1.2": 2026-09-14T23:59:00\n'
+                     '    "9.9": 2026-09-14T23:59:00Z\n'
+                     "  late_policy:\n    penalty_per_day: 10%\n    last_day: -1\n"
+                     "    grace: 5\n")
+    problems = calendar_problems(path, {"1.2"})
+    assert len(problems) == 5
+    assert any(p.startswith(f"{path}:7: calendar.due.1.2: ") and "no time zone" in p
+               and "2026-09-14T23:59:00-04:00" in p for p in problems), problems
+    assert any(p.startswith(f"{path}:8: calendar.due.9.9: unknown lesson") for p in problems)
+    assert any(p.startswith(f"{path}:10: calendar.late_policy.penalty_per_day: expected a "
+                            "number between 0 and 1, got '10%'") for p in problems)
+    assert any(p.startswith(f"{path}:11: calendar.late_policy.last_day: expected a whole")
+               for p in problems)
+    assert any(p.startswith(f"{path}:12: calendar.late_policy.grace: unknown key")
+               for p in problems)
+    with pytest.raises(UsageError) as caught:
+        load_calendar(path, {"1.2"})
+    assert caught.value.exit_code == EXIT_USAGE
+    assert "run `loopgrader validate`" in str(caught.value)
