@@ -120,3 +120,20 @@ def test_problems_name_file_line_key_and_fix(tmp_path: Path) -> None:
         load_calendar(path, {"1.2"})
     assert caught.value.exit_code == EXIT_USAGE
     assert "run `loopgrader validate`" in str(caught.value)
+
+
+def test_hidden_feedback_is_released_after_the_due_date_or_by_hand() -> None:
+    from loopgrader.course.calendar import Calendar
+
+    calendar = Calendar(due={"1.2": DUE}, release={"2.3": DUE + timedelta(days=3)})
+    before, after = DUE - timedelta(minutes=1), DUE + timedelta(minutes=1)
+    assert not calendar.feedback_released("1.2", DUE, before)
+    assert calendar.feedback_released("1.2", DUE, after)
+    extended = DUE + timedelta(days=2)
+    assert not calendar.feedback_released("1.2", extended, after)  # the student's own date
+    assert calendar.feedback_released("1.2", extended, after, {"1.2": before})  # by hand
+    assert not calendar.feedback_released("1.2", DUE, before, {"1.2": after})  # not yet
+    assert not calendar.feedback_released("2.3", DUE, after)  # its release time rules
+    assert calendar.feedback_released("2.3", DUE, DUE + timedelta(days=3))
+    assert calendar.feedback_released("1.1", None, before)  # no date: as without a calendar
+    assert not calendar.feedback_released("1.1", None, before, {"1.1": after})

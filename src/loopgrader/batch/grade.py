@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
+from loopgrader.batch.term import Term, TermOptions, apply_term, load_term
 from loopgrader.batch.rows import (
     QuizScore,
     load_quizzes,
@@ -76,6 +77,7 @@ class BatchOptions:
     isolation: str = "auto"
     memory_bytes: int | None = None  # None: 4 GiB on cpu, no limit on accelerators
     command: str = "loopgrader grade"
+    term: TermOptions = field(default_factory=TermOptions)  # roster, extensions, times
 
 
 @dataclass
@@ -88,6 +90,7 @@ class BatchSummary:
     statuses: Counter[str] = field(default_factory=Counter)
     isolation: str = ""
     duration_s: float = 0.0
+    notes: list[str] = field(default_factory=list)  # roster mismatches and the like
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,9 @@ def grade_batch(course: Course, options: BatchOptions,
     """Grade every submission of the shard that the gradebook does not already hold."""
     started = time.perf_counter()
     lessons = select_batch_lessons(course, options.lessons)
-    students = [s for s in discover(options.submissions) if in_shard(s.student, options.shard)]
+    everyone = discover(options.submissions)
+    term = load_term(course, options.term, [s.student for s in everyone])  # before any write
+    students = [s for s in everyone if in_shard(s.student, options.shard)]
     with _locked(options.out), open_gradebook(options.out) as book:
         isolation = detect_isolation(options.isolation)
         done = book.fingerprints()
@@ -161,9 +166,24 @@ def grade_batch(course: Course, options: BatchOptions,
             context = _Context(course, options, _run_options(course, options, isolation),
                                load_quizzes(lessons), stub_fingerprints(course), Path(tmp))
             _run_all(context, tasks, book, run_id, summary, listener)
+        if term.active:
+            _apply_term(book, term, course, students, run_id)
         book.finish_run(run_id)
+    if term.roster_match is not None:
+        summary.notes += term.roster_match.lines()
     summary.duration_s = time.perf_counter() - started
     return summary
+
+
+def _apply_term(book: Gradebook, term: Term, course: Course, students: list[Submission],
+                run_id: int) -> None:
+    """Lateness, penalty and final score of every pair of this run's students (cheap: no
+    grading), so that a new extension or a changed policy applies on the next run."""
+    entries = {s.student: s.path for s in students}
+    lessons = {lesson.id: lesson for lesson in course.lessons}
+    book.set_term([apply_term(term, pair, lessons[pair.lesson], entries[pair.student])
+                   for pair in book.pairs()
+                   if pair.student in entries and pair.lesson in lessons], run_id)
 
 
 def _run_options(course: Course, options: BatchOptions, isolation: str) -> RunOptions:

@@ -72,6 +72,20 @@ class Calendar:
     def empty(self) -> bool:
         return not self.due and not self.release
 
+    def feedback_released(self, lesson: str, due: datetime | None, now: datetime,
+                          manual: Mapping[str, datetime] | None = None) -> bool:
+        """Whether hidden tests' results of ``lesson`` may be shown to a student whose due
+        date is ``due`` (extension applied): from a release by hand, else from the calendar's
+        ``release`` time, else from the due date. A lesson with none of them shows them (as
+        a course without a calendar always has)."""
+        by_hand = (manual or {}).get(lesson)
+        if by_hand is not None and now >= by_hand:
+            return True
+        moment = self.release.get(lesson) or due
+        if moment is None:
+            return by_hand is None
+        return now >= moment
+
 
 @dataclass(frozen=True)
 class Lateness:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -25,6 +25,7 @@ __all__ = [
     "FILE_NAME",
     "Gradebook",
     "PairRecord",
+    "RunResult",
     "TestRecord",
     "load_gradebook_progress",
     "merge_gradebooks",
@@ -56,6 +57,24 @@ CREATE TABLE IF NOT EXISTS tests (
 PAIR_COLUMNS = ("student", "lesson", "status", "score", "max_score", "exercise_score",
                 "exercise_max", "quiz_score", "quiz_max", "duration_s", "message", "fingerprint",
                 "isolation", "device", "graded_at")
+# --- issue 18 (the term): submission time, lateness, penalty, final score; each run's results
+# (regrades); releases of hidden feedback. Additive: older gradebooks gain the columns and
+# tables when opened (_migrate_term), their rows reading as "no calendar" (final = score).
+TERM_COLUMNS = ("submitted_at", "submitted_source", "due_at", "days_late", "penalty",
+                "final_score")
+TERM_COLUMN_TYPES = {"submitted_at": "TEXT NOT NULL DEFAULT ''",
+                     "submitted_source": "TEXT NOT NULL DEFAULT ''",
+                     "due_at": "TEXT NOT NULL DEFAULT ''",
+                     "days_late": "INTEGER NOT NULL DEFAULT 0",
+                     "penalty": "REAL NOT NULL DEFAULT 0", "final_score": "REAL"}
+TERM_SCHEMA = """
+CREATE TABLE IF NOT EXISTS run_results (
+    run_id INTEGER NOT NULL, student TEXT NOT NULL, lesson TEXT NOT NULL, status TEXT NOT NULL,
+    score REAL NOT NULL, final_score REAL, tests TEXT NOT NULL,
+    PRIMARY KEY (run_id, student, lesson));
+CREATE TABLE IF NOT EXISTS releases (lesson TEXT PRIMARY KEY, released_at TEXT NOT NULL);
+"""
+# --- end of issue 18's schema
 TEST_COLUMNS = ("name", "node_id", "score", "max_score", "passed", "visibility", "category",
                 "message", "hint")
 
@@ -99,6 +118,18 @@ class PairRecord:
     tests: tuple[TestRecord, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)  # timing ratios measured
     curves: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # loss curves
+    # the term (issue 18): empty when the course has no calendar
+    submitted_at: str = ""  # ISO 8601, UTC; "" when unknown
+    submitted_source: str = ""  # manifest | git | file
+    due_at: str = ""  # this student's due date (extension applied); "" when none
+    days_late: int = 0
+    penalty: float = 0.0  # points taken off for lateness
+    final_score: float | None = None  # None: nothing applied, the score counts as it is
+
+    @property
+    def final(self) -> float:
+        """The score that counts: after the late penalty."""
+        return self.score if self.final_score is None else self.final_score
 
 
 def _now() -> str:
@@ -115,8 +146,9 @@ class Gradebook:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         with self._transaction():
-            for statement in filter(str.strip, SCHEMA.split(";")):
+            for statement in filter(str.strip, (SCHEMA + TERM_SCHEMA).split(";")):
                 self._db.execute(statement)
+            _migrate_term(self._db)
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
         version = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0]
         if version != SCHEMA_VERSION:
@@ -166,10 +198,11 @@ class Gradebook:
     def pairs(self, student: str | None = None) -> list[PairRecord]:
         """Every stored pair (of one student if given), with its tests, sorted."""
         where, args = ("WHERE student=?", (student,)) if student is not None else ("", ())
-        rows = self._db.execute(f"SELECT {', '.join(PAIR_COLUMNS)}, measurements FROM pairs "
+        columns = (*PAIR_COLUMNS, *TERM_COLUMNS)
+        rows = self._db.execute(f"SELECT {', '.join(columns)}, measurements FROM pairs "
                                 f"{where} ORDER BY student, lesson", args).fetchall()
         tests = self._tests(student)
-        return [PairRecord(**dict(zip(PAIR_COLUMNS, row[:-1], strict=True)),
+        return [PairRecord(**dict(zip(columns, row[:-1], strict=True)),
                            tests=tests.get((row[0], row[1]), ()), **_measurements(row[-1]))
                 for row in rows]
 
@@ -187,19 +220,90 @@ class Gradebook:
         return list(self._db.execute("SELECT id, started_at, finished_at, command, shard, "
                                      "isolation FROM runs ORDER BY id"))
 
+    # --- issue 18: the term (lateness, releases, each run's results) ---
+    def set_term(self, pairs: Sequence[PairRecord], run_id: int | None = None) -> None:
+        """Store the term columns of ``pairs`` (their grading results are left alone), and the
+        final scores into ``run_id``'s results, in one transaction."""
+        with self._transaction() as db:
+            for pair in pairs:
+                db.execute(f"UPDATE pairs SET {', '.join(f'{c}=?' for c in TERM_COLUMNS)} "
+                           "WHERE student=? AND lesson=?",
+                           (*(getattr(pair, c) for c in TERM_COLUMNS), pair.student, pair.lesson))
+                if run_id is not None:
+                    _insert_run_result(db, run_id, pair)
+
+    def release(self, lessons: Sequence[str], when: str | None = None) -> None:
+        """Release hidden feedback of ``lessons`` (from ``when``, default now)."""
+        with self._transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO releases VALUES (?, ?)",
+                           [(lesson, when or _now()) for lesson in lessons])
+
+    def releases(self) -> dict[str, str]:
+        """Lesson → when its hidden feedback was released by hand."""
+        return dict(self._db.execute("SELECT lesson, released_at FROM releases"))
+
+    def results_as_of(self, run_id: int) -> dict[tuple[str, str], RunResult]:
+        """Each pair's latest recorded result at or before ``run_id``."""
+        rows = self._db.execute(
+            "SELECT r.student, r.lesson, r.run_id, r.status, r.score, r.final_score, r.tests "
+            "FROM run_results r JOIN (SELECT student, lesson, MAX(run_id) AS last FROM "
+            "run_results WHERE run_id <= ? GROUP BY student, lesson) m ON r.student = m.student "
+            "AND r.lesson = m.lesson AND r.run_id = m.last", (run_id,))
+        return {(student, lesson): RunResult(run, status, score,
+                                             score if final is None else final, _tests(tests))
+                for student, lesson, run, status, score, final, tests in rows}
+
 
 def _insert_pair(db: sqlite3.Connection, pair: PairRecord, run_id: int | None) -> None:
     db.execute("DELETE FROM pairs WHERE student=? AND lesson=?", (pair.student, pair.lesson))
-    values = [getattr(pair, name) for name in PAIR_COLUMNS]
-    values[PAIR_COLUMNS.index("graded_at")] = pair.graded_at or _now()
+    columns = (*PAIR_COLUMNS, *TERM_COLUMNS)
+    values = [getattr(pair, name) for name in columns]
+    values[columns.index("graded_at")] = pair.graded_at or _now()
     measurements = json.dumps({"timings": pair.timings, "curves": pair.curves}, allow_nan=False)
-    db.execute(f"INSERT INTO pairs ({', '.join(PAIR_COLUMNS)}, measurements, run_id) VALUES "
-               f"({', '.join('?' * (len(PAIR_COLUMNS) + 2))})", (*values, measurements, run_id))
+    db.execute(f"INSERT INTO pairs ({', '.join(columns)}, measurements, run_id) VALUES "
+               f"({', '.join('?' * (len(columns) + 2))})", (*values, measurements, run_id))
+    if run_id is not None:
+        _insert_run_result(db, run_id, pair)
     db.executemany(
         f"INSERT INTO tests (student, lesson, position, {', '.join(TEST_COLUMNS)}) VALUES "
         f"({', '.join('?' * (len(TEST_COLUMNS) + 3))})",
         [(pair.student, pair.lesson, i, *(getattr(t, c) for c in TEST_COLUMNS))
          for i, t in enumerate(pair.tests)])
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A pair's result as one run recorded it (for explaining regrades)."""
+
+    run_id: int
+    status: str
+    score: float
+    final: float
+    tests: dict[str, bool]  # test (node id) → passed
+
+
+def _insert_run_result(db: sqlite3.Connection, run_id: int, pair: PairRecord) -> None:
+    tests = json.dumps({t.node_id or t.name: t.passed for t in pair.tests}, sort_keys=True)
+    db.execute("INSERT OR REPLACE INTO run_results VALUES (?, ?, ?, ?, ?, ?, ?)",
+               (run_id, pair.student, pair.lesson, pair.status, pair.score, pair.final_score,
+                tests))
+
+
+def _tests(text: str) -> dict[str, bool]:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {}
+    return {str(k): bool(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def _migrate_term(db: sqlite3.Connection) -> None:
+    """Add the term columns to a gradebook written before they existed."""
+    present = {row[1] for row in db.execute("PRAGMA table_info(pairs)")}
+    for column in TERM_COLUMNS:
+        if column not in present:
+            db.execute(f"ALTER TABLE pairs ADD COLUMN {column} {TERM_COLUMN_TYPES[column]}")
+# --- end of issue 18's gradebook block
 
 
 def _measurements(text: str) -> dict[str, Any]:
@@ -256,10 +360,12 @@ def _newer(pair: PairRecord, current: PairRecord | None, conflicts: list[str]) -
     return pair.graded_at > current.graded_at
 
 
-def load_gradebook_progress(gradebook_dir: Path, student: str) -> Progress:
-    """One student's results in a gradebook, as the progress report reads attempts."""
+def load_gradebook_progress(gradebook_dir: Path, student: str,
+                            view: Callable[[PairRecord], PairRecord] | None = None) -> Progress:
+    """One student's results in a gradebook, as the progress report reads attempts (each pair
+    first passed through ``view``: what the student may see now)."""
     with open_gradebook(gradebook_dir, create=False) as book:
-        pairs = book.pairs(student)
+        pairs = [view(p) if view else p for p in book.pairs(student)]
     if not pairs:
         known = sorted({p.student for p in _all_pairs(gradebook_dir)})
         raise UsageError(f"{gradebook_dir}: no results for student {student!r}",
