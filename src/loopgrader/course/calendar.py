@@ -38,6 +38,7 @@ __all__ = [
     "Calendar",
     "LatePolicy",
     "Lateness",
+    "ManifestLoader",
     "calendar_problems",
     "lateness",
     "load_calendar",
@@ -45,6 +46,15 @@ __all__ = [
     "parse_timestamp",
     "yaml_line",
 ]
+
+class ManifestLoader(yaml.SafeLoader):
+    """YAML's safe loader without its timestamp guessing: dates stay text, so a malformed one
+    (``2026-02-30T23:59:00Z``) is this module's clear error, not a crash of the whole file."""
+
+
+ManifestLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
 
 CALENDAR_KEYS = {"due", "release", "late_policy"}
 POLICY_KEYS = {"grace_minutes", "penalty_per_day", "last_day"}
@@ -130,8 +140,9 @@ def parse_timestamp(value: Any) -> datetime:
             text = text[:-1] + "+00:00"
         try:
             parsed = datetime.fromisoformat(text)
-        except ValueError:
-            raise ValueError(f"{value!r} is not an ISO 8601 date and time; write e.g. "
+        except ValueError as exc:
+            why = f" ({exc})" if "range" in str(exc) else ""
+            raise ValueError(f"{value!r} is not an ISO 8601 date and time{why}; write e.g. "
                              "2026-09-14T23:59:00-04:00") from None
         if "T" not in text.upper() and " " not in text:
             raise ValueError(f"{value!r} has no time of day; write e.g. {text}T23:59:00-04:00")
@@ -219,7 +230,7 @@ def calendar_problems(manifest: Path, lesson_ids: set[str]) -> list[str]:
     """Every problem of the manifest's calendar, each with its line (for ``validate``)."""
     try:
         text = manifest.read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=ManifestLoader)
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return []  # the manifest's own loader reports an unreadable file
     problems: list[str] = []
@@ -262,6 +273,6 @@ def load_calendar(manifest: Path, lesson_ids: set[str]) -> Calendar:
         raise UsageError("the course calendar has problems:\n" + "\n".join(problems),
                          hint=f"fix the calendar section of {manifest} (dates like "
                               "2026-09-14T23:59:00-04:00) and run `loopgrader validate`")
-    data = yaml.safe_load(manifest.read_text(encoding="utf-8"))
+    data = yaml.load(manifest.read_text(encoding="utf-8"), Loader=ManifestLoader)
     section = data.get("calendar") if isinstance(data, dict) else None
     return parse_calendar(section, lesson_ids, str(manifest), lambda _: None)
