@@ -16,10 +16,10 @@ import pytest
 from click.testing import CliRunner
 
 from batch_harness import add_submission, make_course, write_file
-from loopgrader.batch_cli import grade_command
-from loopgrader.catalog import load_course
-from loopgrader.cli import cli
-from loopgrader.exports import export_gradebook
+from loopgrader.batch.exports import export_gradebook
+from loopgrader.cli.batch import grade_command
+from loopgrader.cli.main import cli
+from loopgrader.course.catalog import load_course
 
 pytestmark = pytest.mark.slow
 

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
-from loopgrader.batch.term import Term, TermOptions, apply_term, load_term
 from loopgrader.batch.rows import (
     QuizScore,
     load_quizzes,
@@ -31,6 +30,7 @@ from loopgrader.batch.rows import (
     score_answers,
 )
 from loopgrader.batch.stage import Staged, Submission, discover, safe_name, stage
+from loopgrader.batch.term import Term, TermOptions, apply_term, load_term
 from loopgrader.course.catalog import Course, Lesson, select_lessons
 from loopgrader.course.stubs import fingerprint, stub_fingerprints
 from loopgrader.errors import CourseError, LoopgraderError, SubmissionError, UsageError

@@ -18,8 +18,8 @@ from pathlib import Path
 from loopgrader.batch.extensions import Extensions, load_extensions
 from loopgrader.batch.roster import Roster, RosterMatch, load_roster, match_roster
 from loopgrader.batch.submitted import SOURCES, SubmissionClock, load_manifest
-from loopgrader.course.catalog import Course, Lesson
 from loopgrader.course.calendar import Calendar, lateness, load_calendar
+from loopgrader.course.catalog import Course, Lesson
 from loopgrader.errors import UsageError
 from loopgrader.records.gradebook import PairRecord
 

@@ -19,11 +19,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from loopgrader.batch.roster import Person, Roster, load_roster
-from loopgrader.course.catalog import Course
 from loopgrader.course.calendar import Calendar, load_calendar
-from loopgrader.records.gradebook import PairRecord, TestRecord, open_gradebook
+from loopgrader.course.catalog import Course
 from loopgrader.output.canvas import canvas_column, canvas_csv
 from loopgrader.output.moodle import moodle_csv
+from loopgrader.records.gradebook import PairRecord, TestRecord, open_gradebook
 
 __all__ = ["ExportTerm", "LessonView", "export_term", "gradescope_visibility", "lesson_view",
            "lms_files", "student_view"]

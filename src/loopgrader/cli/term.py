@@ -27,8 +27,8 @@ def release_command(lessons: str, gradebook: Path, roster: Path | None,
                     course_dir: Path | None, debug: bool) -> None:
     """Show hidden tests' results of LESSONS (1.2,2.3 or a module or all) to students now,
     before their due date, and write the feedback again."""
-    from loopgrader.batch.grade import select_batch_lessons
     from loopgrader.batch.exports import export_gradebook
+    from loopgrader.batch.grade import select_batch_lessons
     from loopgrader.records.gradebook import open_gradebook
 
     def action() -> list[str]:

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from loopgrader.course.authoring import authoring_problems
-from loopgrader.course.catalog import Course, Lesson
 from loopgrader.course.calendar import calendar_problems
+from loopgrader.course.catalog import Course, Lesson
 from loopgrader.errors import CourseError
 from loopgrader.grading.runner import collect_points
 
