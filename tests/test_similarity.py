@@ -69,3 +69,31 @@ def test_marked_lines_and_the_page_escape_student_code() -> None:
                                        SimilaritySide("y", marked_lines(y, x)))], [])
     assert "&#39;&lt;script&gt;&#39;" in html and "<script>" not in html
     assert html.count('class="line match"') == 8
+
+
+def test_the_similarity_command_reads_folders_and_zips(tmp_path: Path) -> None:
+    import zipfile
+
+    from click.testing import CliRunner
+
+    from loopgrader.cli.main import cli
+
+    subs = tmp_path / "subs"
+    for name, source in (("ann", LESSON / "alternatives" / "matmul_mv.py"),
+                         ("bob", LESSON / "alternatives" / "einsum_and_inplace.py"),
+                         ("cy", LESSON / "mutants" / "grad_sign_flipped.py")):
+        path = subs / name / "1.2" / "linear_regression.py"
+        path.parent.mkdir(parents=True)
+        path.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    with zipfile.ZipFile(subs / "dee.zip", "w") as archive:
+        archive.writestr("exercises/1.2/linear_regression.py", PLANTED.read_text())
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["similarity", str(subs), "--out", str(out), "--lessons",
+                                      "1.2", "--course", str(ROOT), "--top", "2"])
+    assert result.exit_code == 0, result.output
+    assert "1.2: most alike ann and dee (1.000)" in result.output
+    rows = (out / "similarity" / "1.2.csv").read_text().splitlines()
+    assert rows[0] == "rank,student_a,student_b,score,shared" and len(rows) == 1 + 6
+    assert rows[1].startswith("1,ann,dee,1.0000,")
+    html = (out / "similarity" / "1.2.html").read_text()
+    assert html.count('<h2 id="pair-') == 2 and "never a verdict" in html
