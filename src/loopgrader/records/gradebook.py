@@ -18,6 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from loopgrader.errors import UsageError
+from loopgrader.records.gradebook_term import (
+    TERM_COLUMNS,
+    TERM_SCHEMA,
+    RunResult,
+    insert_run_result,
+    migrate_term,
+    read_tests,
+)
 from loopgrader.records.progress import Attempt, Progress, TestOutcome
 from loopgrader.status import LessonStatus, PairStatus, TestStatus
 
@@ -57,24 +65,6 @@ CREATE TABLE IF NOT EXISTS tests (
 PAIR_COLUMNS = ("student", "lesson", "status", "score", "max_score", "exercise_score",
                 "exercise_max", "quiz_score", "quiz_max", "duration_s", "message", "fingerprint",
                 "isolation", "device", "graded_at")
-# --- issue 18 (the term): submission time, lateness, penalty, final score; each run's results
-# (regrades); releases of hidden feedback. Additive: older gradebooks gain the columns and
-# tables when opened (_migrate_term), their rows reading as "no calendar" (final = score).
-TERM_COLUMNS = ("submitted_at", "submitted_source", "due_at", "days_late", "penalty",
-                "final_score")
-TERM_COLUMN_TYPES = {"submitted_at": "TEXT NOT NULL DEFAULT ''",
-                     "submitted_source": "TEXT NOT NULL DEFAULT ''",
-                     "due_at": "TEXT NOT NULL DEFAULT ''",
-                     "days_late": "INTEGER NOT NULL DEFAULT 0",
-                     "penalty": "REAL NOT NULL DEFAULT 0", "final_score": "REAL"}
-TERM_SCHEMA = """
-CREATE TABLE IF NOT EXISTS run_results (
-    run_id INTEGER NOT NULL, student TEXT NOT NULL, lesson TEXT NOT NULL, status TEXT NOT NULL,
-    score REAL NOT NULL, final_score REAL, tests TEXT NOT NULL,
-    PRIMARY KEY (run_id, student, lesson));
-CREATE TABLE IF NOT EXISTS releases (lesson TEXT PRIMARY KEY, released_at TEXT NOT NULL);
-"""
-# --- end of issue 18's schema
 TEST_COLUMNS = ("name", "node_id", "score", "max_score", "passed", "visibility", "category",
                 "message", "hint")
 
@@ -148,7 +138,7 @@ class Gradebook:
         with self._transaction():
             for statement in filter(str.strip, (SCHEMA + TERM_SCHEMA).split(";")):
                 self._db.execute(statement)
-            _migrate_term(self._db)
+            migrate_term(self._db)
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
         version = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0]
         if version != SCHEMA_VERSION:
@@ -230,7 +220,7 @@ class Gradebook:
                            "WHERE student=? AND lesson=?",
                            (*(getattr(pair, c) for c in TERM_COLUMNS), pair.student, pair.lesson))
                 if run_id is not None:
-                    _insert_run_result(db, run_id, pair)
+                    insert_run_result(db, run_id, pair)
 
     def release(self, lessons: Sequence[str], when: str | None = None) -> None:
         """Release hidden feedback of ``lessons`` (from ``when``, default now)."""
@@ -250,7 +240,7 @@ class Gradebook:
             "run_results WHERE run_id <= ? GROUP BY student, lesson) m ON r.student = m.student "
             "AND r.lesson = m.lesson AND r.run_id = m.last", (run_id,))
         return {(student, lesson): RunResult(run, status, score,
-                                             score if final is None else final, _tests(tests))
+                                             score if final is None else final, read_tests(tests))
                 for student, lesson, run, status, score, final, tests in rows}
 
 
@@ -263,47 +253,12 @@ def _insert_pair(db: sqlite3.Connection, pair: PairRecord, run_id: int | None) -
     db.execute(f"INSERT INTO pairs ({', '.join(columns)}, measurements, run_id) VALUES "
                f"({', '.join('?' * (len(columns) + 2))})", (*values, measurements, run_id))
     if run_id is not None:
-        _insert_run_result(db, run_id, pair)
+        insert_run_result(db, run_id, pair)
     db.executemany(
         f"INSERT INTO tests (student, lesson, position, {', '.join(TEST_COLUMNS)}) VALUES "
         f"({', '.join('?' * (len(TEST_COLUMNS) + 3))})",
         [(pair.student, pair.lesson, i, *(getattr(t, c) for c in TEST_COLUMNS))
          for i, t in enumerate(pair.tests)])
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """A pair's result as one run recorded it (for explaining regrades)."""
-
-    run_id: int
-    status: str
-    score: float
-    final: float
-    tests: dict[str, bool]  # test (node id) → passed
-
-
-def _insert_run_result(db: sqlite3.Connection, run_id: int, pair: PairRecord) -> None:
-    tests = json.dumps({t.node_id or t.name: t.passed for t in pair.tests}, sort_keys=True)
-    db.execute("INSERT OR REPLACE INTO run_results VALUES (?, ?, ?, ?, ?, ?, ?)",
-               (run_id, pair.student, pair.lesson, pair.status, pair.score, pair.final_score,
-                tests))
-
-
-def _tests(text: str) -> dict[str, bool]:
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return {}
-    return {str(k): bool(v) for k, v in data.items()} if isinstance(data, dict) else {}
-
-
-def _migrate_term(db: sqlite3.Connection) -> None:
-    """Add the term columns to a gradebook written before they existed."""
-    present = {row[1] for row in db.execute("PRAGMA table_info(pairs)")}
-    for column in TERM_COLUMNS:
-        if column not in present:
-            db.execute(f"ALTER TABLE pairs ADD COLUMN {column} {TERM_COLUMN_TYPES[column]}")
-# --- end of issue 18's gradebook block
 
 
 def _measurements(text: str) -> dict[str, Any]:
