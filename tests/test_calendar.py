@@ -137,3 +137,36 @@ def test_hidden_feedback_is_released_after_the_due_date_or_by_hand() -> None:
     assert calendar.feedback_released("2.3", DUE, DUE + timedelta(days=3))
     assert calendar.feedback_released("1.1", None, before)  # no date: as without a calendar
     assert not calendar.feedback_released("1.1", None, before, {"1.1": after})
+
+
+def test_gradescope_bundle_shows_hidden_tests_after_the_due_date(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from loopgrader.course.catalog import load_course
+    from loopgrader.dist.gradescope_run import _hidden_after_due_date
+
+    def report(lessons: dict[str, int]) -> SimpleNamespace:
+        return SimpleNamespace(checks=[
+            SimpleNamespace(lesson=SimpleNamespace(id=lesson),
+                            exercise=SimpleNamespace(tests=[object()] * count))
+            for lesson, count in lessons.items()])
+
+    def results() -> dict[str, list[dict[str, str]]]:
+        return {"tests": [{"visibility": "visible"}, {"visibility": "hidden"},
+                          {"visibility": "hidden"}, {"visibility": "visible"}]}
+
+    manifest = _manifest(tmp_path, "")
+    text = manifest.read_text().replace(
+        '  - {id: "1.2", title: L, file: x.py, points: 3}\n',
+        '  - {id: "1.2", title: L, file: x.py, points: 3}\n'
+        '  - {id: "1.3", title: M, file: y.py, points: 3}\n')
+    manifest.write_text(text)
+    plain = results()
+    _hidden_after_due_date(load_course(tmp_path), report({"1.2": 2, "1.3": 1}), plain)
+    assert [t["visibility"] for t in plain["tests"]] == ["visible", "hidden", "hidden",
+                                                          "visible"]  # no calendar: as before
+    manifest.write_text(text + 'calendar:\n  due:\n    "1.2": 2026-09-14T23:59:00Z\n')
+    dated = results()
+    _hidden_after_due_date(load_course(tmp_path), report({"1.2": 2, "1.3": 1}), dated)
+    assert [t["visibility"] for t in dated["tests"]] == ["visible", "after_due_date",
+                                                          "after_published", "visible"]
