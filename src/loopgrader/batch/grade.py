@@ -167,7 +167,7 @@ def grade_batch(course: Course, options: BatchOptions,
                                load_quizzes(lessons), stub_fingerprints(course), Path(tmp))
             _run_all(context, tasks, book, run_id, summary, listener)
         if term.active:
-            _apply_term(book, term, course, students, run_id)
+            summary.notes += _apply_term(book, term, course, students, run_id)
         book.finish_run(run_id)
     if term.roster_match is not None:
         summary.notes += term.roster_match.lines()
@@ -176,14 +176,22 @@ def grade_batch(course: Course, options: BatchOptions,
 
 
 def _apply_term(book: Gradebook, term: Term, course: Course, students: list[Submission],
-                run_id: int) -> None:
+                run_id: int) -> list[str]:
     """Lateness, penalty and final score of every pair of this run's students (cheap: no
-    grading), so that a new extension or a changed policy applies on the next run."""
+    grading), so that a new extension or a changed policy applies on the next run. Returns a
+    note naming the pairs whose time came from a weaker source than the one asked for."""
     entries = {s.student: s.path for s in students}
     lessons = {lesson.id: lesson for lesson in course.lessons}
-    book.set_term([apply_term(term, pair, lessons[pair.lesson], entries[pair.student])
-                   for pair in book.pairs()
-                   if pair.student in entries and pair.lesson in lessons], run_id)
+    updated = [apply_term(term, pair, lessons[pair.lesson], entries[pair.student])
+               for pair in book.pairs() if pair.student in entries and pair.lesson in lessons]
+    book.set_term(updated, run_id)
+    weaker = [f"{p.student} {p.lesson}" for p in updated
+              if p.submitted_source and p.submitted_source != term.clock.source]
+    if not weaker:
+        return []
+    return [f"no {term.clock.source} time for {len(weaker)} pair(s), the file time was used "
+            f"(a student can forge it): {', '.join(weaker[:20])}"
+            f"{' ...' if len(weaker) > 20 else ''}"]
 
 
 def _run_options(course: Course, options: BatchOptions, isolation: str) -> RunOptions:

@@ -82,7 +82,7 @@ def grade_command(submissions: Path, out: Path, lessons: str, jobs: int, timeout
 
     summary = guarded(debug, action, interrupted=INTERRUPTED)
     for note in summary.notes:
-        click.echo(f"roster: {note}", err=True)
+        click.echo(f"note: {note}", err=True)
     click.echo(_summary_text(summary, out))
 
 
