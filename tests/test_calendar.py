@@ -170,3 +170,22 @@ def test_gradescope_bundle_shows_hidden_tests_after_the_due_date(tmp_path: Path)
     _hidden_after_due_date(load_course(tmp_path), report({"1.2": 2, "1.3": 1}), dated)
     assert [t["visibility"] for t in dated["tests"]] == ["visible", "after_due_date",
                                                           "after_published", "visible"]
+
+
+def test_validate_reports_calendar_problems_with_their_line(tmp_path: Path) -> None:
+    import shutil
+
+    from click.testing import CliRunner
+
+    from loopgrader.cli.main import cli
+
+    course = tmp_path / "course"
+    shutil.copytree(Path(__file__).resolve().parent / "fixtures" / "mini", course)
+    manifest = course / "course.yaml"
+    lines = manifest.read_text().splitlines()
+    manifest.write_text("\n".join([*lines, "calendar:", "  due:",
+                                   '    "1.1": 2026-02-30T23:59:00Z', ""]))
+    result = CliRunner().invoke(cli, ["validate", "--course", str(course)])
+    assert result.exit_code == 3, result.output
+    assert (f"{manifest}:{len(lines) + 3}: calendar.due.1.1: '2026-02-30T23:59:00Z' is not an "
+            "ISO 8601 date and time (day is out of range for month)") in result.output
