@@ -34,6 +34,7 @@ from loopgrader.batch.term_exports import (
     gradescope_visibility,
     lesson_view,
     lms_files,
+    results_visibility,
 )
 from loopgrader.course.catalog import Course
 from loopgrader.output import gradescope
@@ -208,14 +209,20 @@ def gradescope_results(pairs: Sequence[PairRecord],
     tests: list[dict[str, Any]] = []
     for pair in pairs:
         tests += _gradescope_tests(pair, term)
+    views = {p.lesson: lesson_view(term, p) for p in pairs}
+    overall: dict[str, Any] = {}
+    if (visibility := results_visibility(term, pairs)) is not None:
+        overall["visibility"] = visibility
     return gradescope.results(
         score=sum(p.final for p in pairs),
         execution_time=sum(p.duration_s for p in pairs),
-        output="\n".join(f"{p.lesson}: {p.status} ({_pts(p.score)}/{_pts(p.max_score)})"
-                         for p in pairs),
+        output="\n".join(f"{p.lesson}: {p.status} ({_pts(p.final)}/{_pts(p.max_score)})"
+                         if views[p.lesson].score is not None else
+                         f"{p.lesson}: {p.status} (score after the release)" for p in pairs),
         tests=tests,
         extra_data={"loopgrader_version": __version__,
                     "lessons": {p.lesson: _lesson_extra(p) for p in pairs}},
+        **overall,
     )
 
 

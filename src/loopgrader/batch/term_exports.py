@@ -26,7 +26,7 @@ from loopgrader.output.moodle import moodle_csv
 from loopgrader.records.gradebook import PairRecord, TestRecord, open_gradebook
 
 __all__ = ["ExportTerm", "LessonView", "export_term", "gradescope_visibility", "lesson_view",
-           "lms_files", "student_view"]
+           "lms_files", "results_visibility", "student_view"]
 
 HIDDEN = ("hidden", "after_due_date", "after_published")
 
@@ -68,12 +68,9 @@ class LessonView:
 
 
 def lesson_view(term: ExportTerm, pair: PairRecord) -> LessonView:
-    lines = []
-    if pair.days_late:
-        lines.append(f"Submitted {pair.submitted_at} ({pair.submitted_source} time), "
-                     f"{pair.days_late} day(s) after the due date {pair.due_at}: "
-                     f"{pair.penalty:g} points off (raw score {pair.score:g}).")
-    if term.released(pair):
+    released = term.released(pair)
+    lines = [_late_line(term, pair, released)] if pair.days_late else []
+    if released:
         return LessonView(pair.tests, pair.final, tuple(lines))
     shown = tuple(t for t in pair.tests if t.visibility not in HIDDEN)
     hidden = len(pair.tests) - len(shown)
@@ -87,6 +84,17 @@ def lesson_view(term: ExportTerm, pair: PairRecord) -> LessonView:
     return LessonView(shown, None, tuple(lines))
 
 
+def _late_line(term: ExportTerm, pair: PairRecord, released: bool) -> str:
+    late = (f"Submitted {pair.submitted_at} ({pair.submitted_source} time), {pair.days_late} "
+            f"day(s) after your due date {pair.due_at}: ")
+    if released:
+        return late + f"{pair.penalty:g} points off (raw score {pair.score:g})."
+    policy = term.calendar.policy
+    closed = policy.last_day is not None and pair.days_late > policy.last_day
+    fraction = 1.0 if closed else min(1.0, pair.days_late * policy.penalty_per_day)
+    return late + f"{fraction:.0%} of the lesson's points off."  # the raw score stays hidden
+
+
 def gradescope_visibility(term: ExportTerm, pair: PairRecord, test: dict[str, object],
                           visibility: str) -> dict[str, object]:
     """A results.json test entry as the term allows it now."""
@@ -96,6 +104,16 @@ def gradescope_visibility(term: ExportTerm, pair: PairRecord, test: dict[str, ob
         return {**test, "visibility": "visible"}
     later = "after_due_date" if pair.due_at else "after_published"
     return {**test, "visibility": later, "output": ""}
+
+
+def results_visibility(term: ExportTerm, pairs: Sequence[PairRecord]) -> str | None:
+    """Gradescope's top-level ``visibility`` of a student's results: while any lesson's hidden
+    tests are held back, the whole result (its total score would tell) is ``after_due_date``
+    (``after_published`` when such a lesson has no due date); None otherwise."""
+    held = [p for p in pairs if lesson_view(term, p).score is None]
+    if not held:
+        return None
+    return "after_due_date" if all(p.due_at for p in held) else "after_published"
 
 
 def lms_files(course: Course, pairs: Sequence[PairRecord], roster: Roster) -> dict[str, str]:
