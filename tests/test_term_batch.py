@@ -109,13 +109,15 @@ def test_a_term_graded_with_dates_extension_manifest_and_roster(tmp_path: Path) 
     assert (hidden["visibility"], hidden["output"]) == ("after_due_date", "")
     assert results["visibility"] == "after_due_date"  # the total would tell, too
     assert "score after the release" in results["output"]
+    assert "score" not in results["extra_data"]["lessons"]["1.1"]
     bob_page = (out / "feedback" / "bob.md").read_text()
     assert "2 day(s) after your due date" in bob_page
     assert "20% of the lesson's points off" in bob_page
     assert "raw score" not in bob_page  # it would tell whether the hidden test passed
     bob_results = json.loads((out / "results" / "bob" / "results.json").read_text())
     assert bob_results["score"] == pytest.approx(2.8)
-    assert bob_results["extra_data"]["lessons"]["1.1"]["raw_score"] == 4
+    assert bob_results["extra_data"]["lessons"]["1.1"] == {
+        "status": "graded", "max_score": 6.0, "released": False}
 
     export_gradebook(course, out, now=datetime(2099, 1, 1, 0, 1, tzinfo=UTC))
     assert "add twice" not in (out / "feedback" / "cy.md").read_text()  # cy's own date counts
@@ -126,6 +128,9 @@ def test_a_term_graded_with_dates_extension_manifest_and_roster(tmp_path: Path) 
     hidden = next(t for t in results["tests"] if "add works twice" in t["name"])
     assert hidden["visibility"] == "visible" and "add twice" in hidden["output"]
     assert "visibility" not in results
+    bob_results = json.loads((out / "results" / "bob" / "results.json").read_text())
+    assert bob_results["extra_data"]["lessons"]["1.1"]["raw_score"] == 4
+    assert bob_results["extra_data"]["lessons"]["1.1"]["days_late"] == 2
 
     # the LMS files
     canvas = (out / "canvas.csv").read_text().splitlines()

@@ -221,7 +221,9 @@ def gradescope_results(pairs: Sequence[PairRecord],
                          f"{p.lesson}: {p.status} (score after the release)" for p in pairs),
         tests=tests,
         extra_data={"loopgrader_version": __version__,
-                    "lessons": {p.lesson: _lesson_extra(p) for p in pairs}},
+                    "lessons": {p.lesson: _lesson_extra(p) if views[p.lesson].score is not None
+                                else {"status": p.status, "max_score": p.max_score,
+                                      "released": False} for p in pairs}},
         **overall,
     )
 
