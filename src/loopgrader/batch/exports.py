@@ -28,6 +28,14 @@ import jinja2
 from loopgrader import __version__
 from loopgrader._fs import atomic_write_text
 from loopgrader.batch.stage import safe_name
+from loopgrader.batch.term_exports import (
+    ExportTerm,
+    export_term,
+    gradescope_visibility,
+    lesson_view,
+    lms_files,
+    results_visibility,
+)
 from loopgrader.course.catalog import Course
 from loopgrader.output import gradescope
 from loopgrader.records.gradebook import PairRecord, open_gradebook
@@ -55,15 +63,21 @@ class ItemStat:
         return self.failed / self.graded if self.graded else 0.0
 
 
-def write_exports(course: Course, pairs: Sequence[PairRecord], out: Path) -> list[Path]:
+def write_exports(course: Course, pairs: Sequence[PairRecord], out: Path,
+                  term: ExportTerm | None = None) -> list[Path]:
     """Write every export of ``pairs`` under ``out``; returns the files written."""
+    term = term or ExportTerm()
     order = {lesson.id: i for i, lesson in enumerate(course.lessons)}
     lessons = sorted({p.lesson for p in pairs}, key=lambda x: order.get(x, len(order)))
     by_student: dict[str, list[PairRecord]] = defaultdict(list)
     for pair in pairs:
         by_student[pair.student].append(pair)
-    written = [_write(out / "grades_wide.csv", _wide_csv(by_student, lessons)),
-               _write(out / "grades_long.csv", _long_csv(pairs))]
+    dated = not term.legacy or any(p.final_score is not None for p in pairs)
+    written = [_write(out / "grades_wide.csv", _wide_csv(by_student, lessons, dated)),
+               _write(out / "grades_long.csv", _long_csv(pairs, dated))]
+    if term.roster is not None:
+        written += [_write(out / name, text)
+                    for name, text in lms_files(course, pairs, term.roster).items()]
     stats = item_analysis(pairs)
     written += [_write(out / "item_analysis.csv", _items_csv(stats)),
                 _write(out / "item_analysis.md", _items_md(course, stats))]
@@ -72,8 +86,8 @@ def write_exports(course: Course, pairs: Sequence[PairRecord], out: Path) -> lis
         mine.sort(key=lambda p: order.get(p.lesson, len(order)))
         name = safe_name(student)
         written.append(_write(out / "results" / name / "results.json",
-                              json.dumps(gradescope_results(mine), indent=1)))
-        page = _page(course, student, mine)
+                              json.dumps(gradescope_results(mine, term), indent=1)))
+        page = _page(course, student, mine, term)
         for ext in ("md", "html"):
             text = env.get_template(f"feedback.{ext}.j2").render(**page)
             written.append(_write(out / "feedback" / f"{name}.{ext}", text))
@@ -102,19 +116,40 @@ def _pts(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
 
 
-def _wide_csv(by_student: dict[str, list[PairRecord]], lessons: list[str]) -> str:
-    rows: list[list[object]] = [["student", *[f"lesson {x}" for x in lessons], "total"]]
+def _wide_csv(by_student: dict[str, list[PairRecord]], lessons: list[str], dated: bool) -> str:
+    """Scores that count (after late penalties); with a calendar, also the raw scores and the
+    days late, after the total."""
+    header: list[object] = ["student", *[f"lesson {x}" for x in lessons], "total"]
+    if dated:
+        header += [*[f"lesson {x} raw" for x in lessons], "total raw",
+                   *[f"lesson {x} days late" for x in lessons]]
+    rows: list[list[object]] = [header]
     for student, pairs in sorted(by_student.items()):
-        scores = {p.lesson: p.score for p in pairs}
-        rows.append([student, *[_pts(scores.get(x)) for x in lessons],
-                     _pts(sum(scores.values()))])
+        mine = {p.lesson: p for p in pairs}
+        finals = {x: p.final for x, p in mine.items()}
+        row: list[object] = [student, *[_pts(finals.get(x)) for x in lessons],
+                             _pts(sum(finals.values()))]
+        if dated:
+            raws = {x: p.score for x, p in mine.items()}
+            row += [*[_pts(raws.get(x)) for x in lessons], _pts(sum(raws.values())),
+                    *[mine[x].days_late if x in mine else "" for x in lessons]]
+        rows.append(row)
     return _csv(rows)
 
 
-def _long_csv(pairs: Sequence[PairRecord]) -> str:
-    rows: list[list[object]] = [["student", "lesson", "score", "max_score", "status"]]
-    rows += [[p.student, p.lesson, _pts(p.score), _pts(p.max_score), p.status]
-             for p in sorted(pairs, key=lambda p: (p.student, p.lesson))]
+LONG_TERM = ["raw_score", "submitted_at", "submitted_source", "due_at", "days_late", "penalty"]
+
+
+def _long_csv(pairs: Sequence[PairRecord], dated: bool) -> str:
+    """``score`` is the score that counts; with a calendar, the raw score and lateness too."""
+    rows: list[list[object]] = [["student", "lesson", "score", "max_score", "status",
+                                 *(LONG_TERM if dated else [])]]
+    for p in sorted(pairs, key=lambda p: (p.student, p.lesson)):
+        row: list[object] = [p.student, p.lesson, _pts(p.final), _pts(p.max_score), p.status]
+        if dated:
+            row += [_pts(p.score), p.submitted_at, p.submitted_source, p.due_at, p.days_late,
+                    _pts(p.penalty)]
+        rows.append(row)
     return _csv(rows)
 
 
@@ -166,27 +201,47 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def gradescope_results(pairs: Sequence[PairRecord]) -> dict[str, Any]:
-    """One student's results in Gradescope's ``results.json`` format."""
+def gradescope_results(pairs: Sequence[PairRecord],
+                       term: ExportTerm | None = None) -> dict[str, Any]:
+    """One student's results in Gradescope's ``results.json`` format (``score``: after late
+    penalties; hidden tests as the term's release allows)."""
+    term = term or ExportTerm()
     tests: list[dict[str, Any]] = []
     for pair in pairs:
-        tests += _gradescope_tests(pair)
+        tests += _gradescope_tests(pair, term)
+    views = {p.lesson: lesson_view(term, p) for p in pairs}
+    overall: dict[str, Any] = {}
+    if (visibility := results_visibility(term, pairs)) is not None:
+        overall["visibility"] = visibility
     return gradescope.results(
-        score=sum(p.score for p in pairs),
+        score=sum(p.final for p in pairs),
         execution_time=sum(p.duration_s for p in pairs),
-        output="\n".join(f"{p.lesson}: {p.status} ({_pts(p.score)}/{_pts(p.max_score)})"
-                         for p in pairs),
+        output="\n".join(f"{p.lesson}: {p.status} ({_pts(p.final)}/{_pts(p.max_score)})"
+                         if views[p.lesson].score is not None else
+                         f"{p.lesson}: {p.status} (score after the release)" for p in pairs),
         tests=tests,
         extra_data={"loopgrader_version": __version__,
-                    "lessons": {p.lesson: {"status": p.status, "score": p.score,
-                                           "max_score": p.max_score,
-                                           "quiz_score": p.quiz_score} for p in pairs}},
+                    "lessons": {p.lesson: _lesson_extra(p) if views[p.lesson].score is not None
+                                else {"status": p.status, "max_score": p.max_score,
+                                      "released": False} for p in pairs}},
+        **overall,
     )
 
 
-def _gradescope_tests(pair: PairRecord) -> list[dict[str, Any]]:
+def _lesson_extra(p: PairRecord) -> dict[str, Any]:
+    extra: dict[str, Any] = {"status": p.status, "score": p.final, "max_score": p.max_score,
+                             "quiz_score": p.quiz_score}
+    if p.final_score is not None:
+        extra |= {"raw_score": p.score, "submitted_at": p.submitted_at or None,
+                  "submitted_source": p.submitted_source or None, "due_at": p.due_at or None,
+                  "days_late": p.days_late, "penalty": p.penalty}
+    return extra
+
+
+def _gradescope_tests(pair: PairRecord, term: ExportTerm) -> list[dict[str, Any]]:
     prefix = f"[{pair.lesson}] "
-    tests = [gradescope.test_entry(t, prefix) for t in pair.tests]
+    tests = [gradescope_visibility(term, pair, gradescope.test_entry(t, prefix), t.visibility)
+             for t in pair.tests]
     if not pair.tests and pair.exercise_max:
         tests.append(gradescope.entry(prefix + "exercise", 0.0, pair.exercise_max, passed=False,
                                       output=f"{pair.status}: {pair.message}".strip()))
@@ -198,11 +253,15 @@ def _gradescope_tests(pair: PairRecord) -> list[dict[str, Any]]:
     return tests
 
 
-def _page(course: Course, student: str, pairs: list[PairRecord]) -> dict[str, Any]:
+def _page(course: Course, student: str, pairs: list[PairRecord],
+          term: ExportTerm) -> dict[str, Any]:
     titles = {lesson.id: lesson.title for lesson in course.lessons}
+    views = {p.lesson: lesson_view(term, p) for p in pairs}
+    shown = [v.score for v in views.values() if v.score is not None]
     return {
         "course": course.title, "student": student, "pairs": pairs, "titles": titles,
-        "total": sum(p.score for p in pairs), "total_max": sum(p.max_score for p in pairs),
+        "views": views, "withheld": len(shown) < len(views),
+        "total": sum(shown), "total_max": sum(p.max_score for p in pairs),
         "generated": datetime.now(timezone.utc).isoformat(timespec="minutes"),
     }
 
@@ -225,8 +284,11 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def export_gradebook(course: Course, out: Path) -> list[Path]:
-    """Rebuild every export from the gradebook in ``out``."""
+def export_gradebook(course: Course, out: Path, *, roster: Path | None = None,
+                     now: datetime | None = None) -> list[Path]:
+    """Rebuild every export from the gradebook in ``out`` (with the LMS files when a roster
+    is given; hidden feedback as released at ``now``)."""
     with open_gradebook(out, create=False) as book:
         pairs = book.pairs()
-    return write_exports(course, pairs, out)
+        releases = book.releases()
+    return write_exports(course, pairs, out, export_term(course, releases, roster, now))

@@ -30,6 +30,7 @@ from loopgrader.batch.rows import (
     score_answers,
 )
 from loopgrader.batch.stage import Staged, Submission, discover, safe_name, stage
+from loopgrader.batch.term import Term, TermOptions, apply_term, load_term
 from loopgrader.course.catalog import Course, Lesson, select_lessons
 from loopgrader.course.stubs import fingerprint, stub_fingerprints
 from loopgrader.errors import CourseError, LoopgraderError, SubmissionError, UsageError
@@ -76,6 +77,7 @@ class BatchOptions:
     isolation: str = "auto"
     memory_bytes: int | None = None  # None: 4 GiB on cpu, no limit on accelerators
     command: str = "loopgrader grade"
+    term: TermOptions = field(default_factory=TermOptions)  # roster, extensions, times
 
 
 @dataclass
@@ -88,6 +90,7 @@ class BatchSummary:
     statuses: Counter[str] = field(default_factory=Counter)
     isolation: str = ""
     duration_s: float = 0.0
+    notes: list[str] = field(default_factory=list)  # roster mismatches and the like
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,9 @@ def grade_batch(course: Course, options: BatchOptions,
     """Grade every submission of the shard that the gradebook does not already hold."""
     started = time.perf_counter()
     lessons = select_batch_lessons(course, options.lessons)
-    students = [s for s in discover(options.submissions) if in_shard(s.student, options.shard)]
+    everyone = discover(options.submissions)
+    term = load_term(course, options.term, [s.student for s in everyone])  # before any write
+    students = [s for s in everyone if in_shard(s.student, options.shard)]
     with _locked(options.out), open_gradebook(options.out) as book:
         isolation = detect_isolation(options.isolation)
         done = book.fingerprints()
@@ -161,9 +166,32 @@ def grade_batch(course: Course, options: BatchOptions,
             context = _Context(course, options, _run_options(course, options, isolation),
                                load_quizzes(lessons), stub_fingerprints(course), Path(tmp))
             _run_all(context, tasks, book, run_id, summary, listener)
+        if term.active:
+            summary.notes += _apply_term(book, term, course, students, run_id)
         book.finish_run(run_id)
+    if term.roster_match is not None:
+        summary.notes += term.roster_match.lines()
     summary.duration_s = time.perf_counter() - started
     return summary
+
+
+def _apply_term(book: Gradebook, term: Term, course: Course, students: list[Submission],
+                run_id: int) -> list[str]:
+    """Lateness, penalty and final score of every pair of this run's students (cheap: no
+    grading), so that a new extension or a changed policy applies on the next run. Returns a
+    note naming the pairs whose time came from a weaker source than the one asked for."""
+    entries = {s.student: s.path for s in students}
+    lessons = {lesson.id: lesson for lesson in course.lessons}
+    updated = [apply_term(term, pair, lessons[pair.lesson], entries[pair.student])
+               for pair in book.pairs() if pair.student in entries and pair.lesson in lessons]
+    book.set_term(updated, run_id)
+    weaker = [f"{p.student} {p.lesson}" for p in updated
+              if p.submitted_source and p.submitted_source != term.clock.source]
+    if not weaker:
+        return []
+    return [f"no {term.clock.source} time for {len(weaker)} pair(s), the file time was used "
+            f"(a student can forge it): {', '.join(weaker[:20])}"
+            f"{' ...' if len(weaker) > 20 else ''}"]
 
 
 def _run_options(course: Course, options: BatchOptions, isolation: str) -> RunOptions:

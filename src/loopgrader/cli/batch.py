@@ -11,6 +11,7 @@ import click
 
 from loopgrader.batch.exports import export_gradebook
 from loopgrader.batch.grade import BatchOptions, BatchSummary, grade_batch, parse_shard
+from loopgrader.batch.term import TermOptions
 from loopgrader.cli.common import course_option, debug_option, guarded, load_course_from
 from loopgrader.cli.progressbar import make_listener
 from loopgrader.records.gradebook import merge_gradebooks
@@ -50,11 +51,20 @@ def _summary_text(summary: BatchSummary, out: Path) -> str:
               help="How student code is sandboxed (auto: the strongest available).")
 @click.option("--memory-mb", type=click.IntRange(min=0), default=None,
               help="Address-space limit per worker in MiB (default 4096 on cpu; 0: none).")
+@click.option("--roster", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Roster CSV (student, name, email, lms_id, sis_id, section): LMS files.")
+@click.option("--extensions", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Extensions CSV (student, lesson or all, due or extra_days).")
+@click.option("--manifest", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Submission times CSV (student, submitted_at[, lesson]) from your LMS.")
+@click.option("--submitted-from", type=click.Choice(["manifest", "git", "file"]), default=None,
+              help="Where submission times come from (default: manifest if given, else file).")
 @course_option
 @debug_option
 def grade_command(submissions: Path, out: Path, lessons: str, jobs: int, timeout: float,
                   force: bool, shard: str, device: str, isolation: str, memory_mb: int | None,
-                  course_dir: Path | None, debug: bool) -> None:
+                  roster: Path | None, extensions: Path | None, manifest: Path | None,
+                  submitted_from: str | None, course_dir: Path | None, debug: bool) -> None:
     """Grade every submission in SUBMISSIONS (a folder or .zip per student) with every grader."""
 
     def action() -> BatchSummary:
@@ -63,12 +73,17 @@ def grade_command(submissions: Path, out: Path, lessons: str, jobs: int, timeout
             submissions=submissions.resolve(), out=out.resolve(), lessons=lessons, jobs=jobs,
             timeout=timeout, force=force, shard=parse_shard(shard), device=device,
             isolation=isolation, memory_bytes=None if memory_mb is None else memory_mb << 20,
-            command=shlex.join(["loopgrader", *sys.argv[1:]]))
+            command=shlex.join(["loopgrader", *sys.argv[1:]]),
+            term=TermOptions(roster=roster, extensions=extensions, manifest=manifest,
+                             submitted_from=submitted_from))
         summary = grade_batch(course, options, make_listener(sys.stderr))
-        export_gradebook(course, options.out)
+        export_gradebook(course, options.out, roster=roster)
         return summary
 
-    click.echo(_summary_text(guarded(debug, action, interrupted=INTERRUPTED), out))
+    summary = guarded(debug, action, interrupted=INTERRUPTED)
+    for note in summary.notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(_summary_text(summary, out))
 
 
 @click.command("merge")
@@ -76,16 +91,18 @@ def grade_command(submissions: Path, out: Path, lessons: str, jobs: int, timeout
                 type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder of the combined gradebook and its exports.")
+@click.option("--roster", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Roster CSV: also write the Canvas and Moodle files.")
 @course_option
 @debug_option
-def merge_command(gradebooks: tuple[Path, ...], out: Path, course_dir: Path | None,
-                  debug: bool) -> None:
+def merge_command(gradebooks: tuple[Path, ...], out: Path, roster: Path | None,
+                  course_dir: Path | None, debug: bool) -> None:
     """Combine the gradebooks of shards (their --out folders) into --out, with exports."""
 
     def action() -> tuple[int, list[str]]:
         course = load_course_from(course_dir)
         result = merge_gradebooks(out, gradebooks)
-        export_gradebook(course, out)
+        export_gradebook(course, out, roster=roster)
         return result
 
     copied, conflicts = guarded(debug, action, interrupted=INTERRUPTED)

@@ -24,7 +24,10 @@ __all__ = ["main"]
 
 LAZY_COMMANDS = {"quiz": "loopgrader.cli.quiz:quiz_command",
                  "grade": "loopgrader.cli.batch:grade_command",
-                 "merge": "loopgrader.cli.batch:merge_command"}
+                 "merge": "loopgrader.cli.batch:merge_command",
+                 "release": "loopgrader.cli.term:release_command",
+                 "regrades": "loopgrader.cli.term:regrades_command",
+                 "similarity": "loopgrader.cli.term:similarity_command"}
 
 
 class LazyGroup(click.Group):
@@ -162,9 +165,11 @@ def report(fmt: str, out: Path | None, gradebook: Path | None, student: str | No
     def action() -> str:
         course = load_course_from(course_dir)
         if gradebook is not None and student is not None:
+            from loopgrader.batch.term_exports import student_view
             from loopgrader.records.gradebook import load_gradebook_progress
 
-            progress = load_gradebook_progress(gradebook, student)
+            progress = load_gradebook_progress(gradebook, student,
+                                               student_view(course, gradebook))
         else:
             from loopgrader.records.progress import load_progress
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from loopgrader.course.calendar import ManifestLoader
 from loopgrader.errors import CourseError, UsageError
 
 __all__ = [
@@ -112,7 +113,7 @@ def load_course(root: Path) -> Course:
     """Read and validate the manifest; every problem is reported at once as a CourseError."""
     path = root / MANIFEST
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=ManifestLoader)
     except (OSError, yaml.YAMLError) as exc:
         raise CourseError(f"{path}: cannot read the course manifest: {exc}") from None
     problems: list[str] = []

@@ -16,11 +16,13 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from loopgrader._fs import atomic_write_text
+from loopgrader.course.calendar import load_calendar
 from loopgrader.course.catalog import Course, load_course
-from loopgrader.grading.check import run_check
 from loopgrader.errors import LoopgraderError
+from loopgrader.grading.check import CheckReport, run_check
 from loopgrader.output.text import check_json
 
 __all__ = ["collect_submission", "main", "run_autograder"]
@@ -61,6 +63,7 @@ def run_autograder(root: Path) -> dict[str, object]:
             report = run_check(course=course, selector="all", submission_root=Path(tmp),
                                record=False)
         results = check_json(report)
+        _hidden_after_due_date(course, report, results)
         results["output"] = ("Graded lessons with a file in your upload: "
                              f"{', '.join(found) or 'none found'}.")
     except LoopgraderError as error:
@@ -68,6 +71,22 @@ def run_autograder(root: Path) -> dict[str, object]:
                                          f"{error.message}", "tests": []}
     atomic_write_text(results_path, json.dumps(results, indent=1))
     return results
+
+
+def _hidden_after_due_date(course: Course, report: CheckReport,
+                           results: dict[str, Any]) -> None:
+    """With a calendar, hidden tests become Gradescope's ``after_due_date`` (lessons with a due
+    date; Gradescope applies each student's extension) or ``after_published``: their results
+    reach students later instead of never. Without one they stay ``hidden``."""
+    calendar = load_calendar(course.manifest, {lesson.id for lesson in course.lessons})
+    if calendar.empty:
+        return
+    lessons = [check.lesson.id for check in report.checks
+               for _ in (check.exercise.tests if check.exercise else ())]
+    for lesson, test in zip(lessons, results["tests"], strict=False):  # exercise tests first
+        if test.get("visibility") == "hidden":
+            test["visibility"] = "after_due_date" if lesson in calendar.due else \
+                "after_published"
 
 
 def main() -> None:

@@ -8,7 +8,6 @@ never ship.
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import shutil
@@ -19,13 +18,14 @@ import jinja2
 import yaml
 
 from loopgrader.course.authoring import imports_any, private_modules
+from loopgrader.course.calendar import ManifestLoader
 from loopgrader.course.catalog import MANIFEST, Course, load_course
-from loopgrader.errors import CourseError, UsageError
-from loopgrader.quiz.hashing import hash_quiz_file
-from loopgrader.grading.runner import collect_points
 from loopgrader.course.stubs import STUBS_FILE, fingerprint
 from loopgrader.dist.strip import strip_hidden
+from loopgrader.errors import CourseError, UsageError
+from loopgrader.grading.runner import collect_points
 from loopgrader.grading.validate import validate_course
+from loopgrader.quiz.hashing import hash_quiz_file
 
 __all__ = ["BuildResult", "build_student", "check_output_folder", "engine_source"]
 
@@ -107,7 +107,7 @@ def _copy_content(course: Course, out: Path, secret: bytes) -> dict[str, str]:
 
 
 def _write_manifest(course: Course, out: Path) -> dict[str, float]:
-    data = yaml.safe_load((course.root / MANIFEST).read_text(encoding="utf-8"))
+    data = yaml.load((course.root / MANIFEST).read_text(encoding="utf-8"), Loader=ManifestLoader)
     (out / MANIFEST).write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True),
                                 encoding="utf-8")
     public = load_course(out.resolve())

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from loopgrader.course.authoring import authoring_problems
+from loopgrader.course.calendar import calendar_problems
 from loopgrader.course.catalog import Course, Lesson
 from loopgrader.errors import CourseError
 from loopgrader.grading.runner import collect_points
@@ -16,7 +17,7 @@ __all__ = ["validate_course"]
 
 def validate_course(course: Course) -> list[str]:
     """All problems found; an empty list means the course is valid."""
-    problems: list[str] = []
+    problems = calendar_problems(course.manifest, {lesson.id for lesson in course.lessons})
     for lesson in course.lessons:
         if lesson.ready:
             _check_lesson_files(lesson, problems.append)

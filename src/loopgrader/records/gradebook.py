@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -18,6 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from loopgrader.errors import UsageError
+from loopgrader.records.gradebook_term import (
+    TERM_COLUMNS,
+    TERM_SCHEMA,
+    RunResult,
+    insert_run_result,
+    migrate_term,
+    read_tests,
+)
 from loopgrader.records.progress import Attempt, Progress, TestOutcome
 from loopgrader.status import LessonStatus, PairStatus, TestStatus
 
@@ -25,6 +33,7 @@ __all__ = [
     "FILE_NAME",
     "Gradebook",
     "PairRecord",
+    "RunResult",
     "TestRecord",
     "load_gradebook_progress",
     "merge_gradebooks",
@@ -99,6 +108,18 @@ class PairRecord:
     tests: tuple[TestRecord, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)  # timing ratios measured
     curves: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # loss curves
+    # the term (issue 18): empty when the course has no calendar
+    submitted_at: str = ""  # ISO 8601, UTC; "" when unknown
+    submitted_source: str = ""  # manifest | git | file
+    due_at: str = ""  # this student's due date (extension applied); "" when none
+    days_late: int = 0
+    penalty: float = 0.0  # points taken off for lateness
+    final_score: float | None = None  # None: nothing applied, the score counts as it is
+
+    @property
+    def final(self) -> float:
+        """The score that counts: after the late penalty."""
+        return self.score if self.final_score is None else self.final_score
 
 
 def _now() -> str:
@@ -115,8 +136,9 @@ class Gradebook:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         with self._transaction():
-            for statement in filter(str.strip, SCHEMA.split(";")):
+            for statement in filter(str.strip, (SCHEMA + TERM_SCHEMA).split(";")):
                 self._db.execute(statement)
+            migrate_term(self._db)
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
         version = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0]
         if version != SCHEMA_VERSION:
@@ -166,10 +188,11 @@ class Gradebook:
     def pairs(self, student: str | None = None) -> list[PairRecord]:
         """Every stored pair (of one student if given), with its tests, sorted."""
         where, args = ("WHERE student=?", (student,)) if student is not None else ("", ())
-        rows = self._db.execute(f"SELECT {', '.join(PAIR_COLUMNS)}, measurements FROM pairs "
+        columns = (*PAIR_COLUMNS, *TERM_COLUMNS)
+        rows = self._db.execute(f"SELECT {', '.join(columns)}, measurements FROM pairs "
                                 f"{where} ORDER BY student, lesson", args).fetchall()
         tests = self._tests(student)
-        return [PairRecord(**dict(zip(PAIR_COLUMNS, row[:-1], strict=True)),
+        return [PairRecord(**dict(zip(columns, row[:-1], strict=True)),
                            tests=tests.get((row[0], row[1]), ()), **_measurements(row[-1]))
                 for row in rows]
 
@@ -187,14 +210,50 @@ class Gradebook:
         return list(self._db.execute("SELECT id, started_at, finished_at, command, shard, "
                                      "isolation FROM runs ORDER BY id"))
 
+    # --- issue 18: the term (lateness, releases, each run's results) ---
+    def set_term(self, pairs: Sequence[PairRecord], run_id: int | None = None) -> None:
+        """Store the term columns of ``pairs`` (their grading results are left alone), and the
+        final scores into ``run_id``'s results, in one transaction."""
+        with self._transaction() as db:
+            for pair in pairs:
+                db.execute(f"UPDATE pairs SET {', '.join(f'{c}=?' for c in TERM_COLUMNS)} "
+                           "WHERE student=? AND lesson=?",
+                           (*(getattr(pair, c) for c in TERM_COLUMNS), pair.student, pair.lesson))
+                if run_id is not None:
+                    insert_run_result(db, run_id, pair)
+
+    def release(self, lessons: Sequence[str], when: str | None = None) -> None:
+        """Release hidden feedback of ``lessons`` (from ``when``, default now)."""
+        with self._transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO releases VALUES (?, ?)",
+                           [(lesson, when or _now()) for lesson in lessons])
+
+    def releases(self) -> dict[str, str]:
+        """Lesson → when its hidden feedback was released by hand."""
+        return dict(self._db.execute("SELECT lesson, released_at FROM releases"))
+
+    def results_as_of(self, run_id: int) -> dict[tuple[str, str], RunResult]:
+        """Each pair's latest recorded result at or before ``run_id``."""
+        rows = self._db.execute(
+            "SELECT r.student, r.lesson, r.run_id, r.status, r.score, r.final_score, r.tests "
+            "FROM run_results r JOIN (SELECT student, lesson, MAX(run_id) AS last FROM "
+            "run_results WHERE run_id <= ? GROUP BY student, lesson) m ON r.student = m.student "
+            "AND r.lesson = m.lesson AND r.run_id = m.last", (run_id,))
+        return {(student, lesson): RunResult(run, status, score,
+                                             score if final is None else final, read_tests(tests))
+                for student, lesson, run, status, score, final, tests in rows}
+
 
 def _insert_pair(db: sqlite3.Connection, pair: PairRecord, run_id: int | None) -> None:
     db.execute("DELETE FROM pairs WHERE student=? AND lesson=?", (pair.student, pair.lesson))
-    values = [getattr(pair, name) for name in PAIR_COLUMNS]
-    values[PAIR_COLUMNS.index("graded_at")] = pair.graded_at or _now()
+    columns = (*PAIR_COLUMNS, *TERM_COLUMNS)
+    values = [getattr(pair, name) for name in columns]
+    values[columns.index("graded_at")] = pair.graded_at or _now()
     measurements = json.dumps({"timings": pair.timings, "curves": pair.curves}, allow_nan=False)
-    db.execute(f"INSERT INTO pairs ({', '.join(PAIR_COLUMNS)}, measurements, run_id) VALUES "
-               f"({', '.join('?' * (len(PAIR_COLUMNS) + 2))})", (*values, measurements, run_id))
+    db.execute(f"INSERT INTO pairs ({', '.join(columns)}, measurements, run_id) VALUES "
+               f"({', '.join('?' * (len(columns) + 2))})", (*values, measurements, run_id))
+    if run_id is not None:
+        insert_run_result(db, run_id, pair)
     db.executemany(
         f"INSERT INTO tests (student, lesson, position, {', '.join(TEST_COLUMNS)}) VALUES "
         f"({', '.join('?' * (len(TEST_COLUMNS) + 3))})",
@@ -256,10 +315,12 @@ def _newer(pair: PairRecord, current: PairRecord | None, conflicts: list[str]) -
     return pair.graded_at > current.graded_at
 
 
-def load_gradebook_progress(gradebook_dir: Path, student: str) -> Progress:
-    """One student's results in a gradebook, as the progress report reads attempts."""
+def load_gradebook_progress(gradebook_dir: Path, student: str,
+                            view: Callable[[PairRecord], PairRecord] | None = None) -> Progress:
+    """One student's results in a gradebook, as the progress report reads attempts (each pair
+    first passed through ``view``: what the student may see now)."""
     with open_gradebook(gradebook_dir, create=False) as book:
-        pairs = book.pairs(student)
+        pairs = [view(p) if view else p for p in book.pairs(student)]
     if not pairs:
         known = sorted({p.student for p in _all_pairs(gradebook_dir)})
         raise UsageError(f"{gradebook_dir}: no results for student {student!r}",
