@@ -9,6 +9,7 @@ the files are watched, not the files, so a save that replaces the file by a rena
 from __future__ import annotations
 
 import os
+import queue
 import threading
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
@@ -90,24 +91,63 @@ def _is_wsl() -> bool:
 
 
 class FileWatcher:
-    """Yields, for each save, the watched files it changed (created, written or removed)."""
+    """Yields, for each save, the watched files it changed (created, written or removed).
+
+    A thread watches from :meth:`start` on, so saves made while a grading runs are not lost:
+    they are gathered and yielded as one batch when the grading is over.
+    """
 
     def __init__(self, files: Collection[Path], *, force_polling: bool | None = None) -> None:
         self.files = frozenset(Path(os.path.abspath(f)) for f in files)
         self._folders, self._recursive = _folders(self.files)
         self.mode = choose_mode(self._folders, force_polling)
         self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._batches: queue.SimpleQueue[frozenset[Path] | BaseException] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
 
     @property
     def folders(self) -> tuple[Path, ...]:
         return self._folders
 
+    def start(self) -> None:
+        """Start watching (saves from now on are reported)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._watch, name="loopgrader-watch",
+                                            daemon=True)
+            self._thread.start()
+
     def stop(self) -> None:
         """End :meth:`saves` (from any thread)."""
         self._stop.set()
+        self._ready.set()
 
     def saves(self) -> Iterator[frozenset[Path]]:
-        """Each batch of changes that touched one of the files. KeyboardInterrupt propagates."""
+        """Each save (all saves made since the last one yielded, together) until :meth:`stop`.
+        KeyboardInterrupt reaches the caller at once (short waits)."""
+        self.start()
+        while not self._stop.is_set():
+            try:
+                batch = self._batches.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            pending: set[Path] = set()
+            while True:  # saves made while the last one was graded: grade them together
+                if isinstance(batch, BaseException):
+                    raise batch
+                pending |= batch
+                try:
+                    batch = self._batches.get_nowait()
+                except queue.Empty:
+                    break
+            yield frozenset(pending)
+
+    def wait_ready(self, timeout: float = 5.0) -> None:
+        """Wait until the file system is being watched (tests save right after a result)."""
+        self.start()
+        self._ready.wait(timeout)
+
+    def _watch(self) -> None:
         import watchfiles
 
         wanted = {str(path) for path in self.files}
@@ -119,16 +159,22 @@ class FileWatcher:
             try:
                 for changes in watchfiles.watch(
                         *self._folders, watch_filter=relevant, debounce=LONGEST_BURST_MS,
-                        step=QUIET_MS, stop_event=self._stop, rust_timeout=500,
-                        force_polling=self.mode.polling, poll_delay_ms=POLL_MS,
-                        recursive=self._recursive, raise_interrupt=True,
-                        ignore_permission_denied=True):
-                    yield frozenset(Path(os.path.abspath(path)) for _, path in changes)
+                        step=QUIET_MS, stop_event=self._stop, rust_timeout=200,
+                        yield_on_timeout=True, force_polling=self.mode.polling,
+                        poll_delay_ms=POLL_MS, recursive=self._recursive,
+                        raise_interrupt=False, ignore_permission_denied=True):
+                    self._ready.set()
+                    if changes:
+                        self._batches.put(frozenset(Path(os.path.abspath(path))
+                                                    for _, path in changes))
+                return
             except (OSError, RuntimeError) as error:  # no events here (e.g. inotify's limit)
                 if self.mode.polling:
-                    raise
+                    self._batches.put(error)
+                    return
                 self.mode = WatchMode(True, f"file-system events failed: {error}")
-            else:
+            except BaseException as error:  # handed to the thread reading the saves
+                self._batches.put(error)
                 return
 
 

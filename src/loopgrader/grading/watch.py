@@ -149,7 +149,10 @@ class WatchSession:
 
     def updates(self) -> Iterator[Grading | Update]:
         """The first grading, then one per save, until :meth:`close` or Ctrl-C."""
-        yield self.grade_all()
+        self.watcher.start()  # saves made during the first grading are graded after it
+        first = self.grade_all()
+        self.watcher.wait_ready()
+        yield first
         for saved in self.watcher.saves():
             yield Grading(tuple(sorted(saved)))
             yield self.grade_saved(saved)
