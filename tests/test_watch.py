@@ -168,6 +168,25 @@ def test_a_missing_file_is_reported_as_check_does_then_graded_once_created(
         watch.kill()
 
 
+def test_a_saved_answers_file_rescores_the_quiz_without_a_grader(tmp_path: Path) -> None:
+    repo = Path(__file__).resolve().parents[1]
+    answers = tmp_path / "1.6" / "answers.yaml"
+    answers.parent.mkdir(parents=True)
+    answers.write_text("which-step-computes-gradients: a\n")
+    watch = PlainWatch("1.6", "--course", str(repo), "--submission", str(tmp_path))
+    try:
+        first = watch.screen()
+        assert "Lesson 1.6 — Recap and Key Takeaways: quiz only" in first
+        assert "wrong: which-step-computes-gradients" in first
+        editor_save(answers, "which-step-computes-gradients: b\n")
+        second = watch.screen()
+        assert "now passing  ✓ quiz question which-step-computes-gradients" in second
+        assert not host_pids(watch.proc.pid), "a quiz alone needs no grader host"
+        assert watch.interrupt()[0] == 130
+    finally:
+        watch.kill()
+
+
 def test_unknown_lessons_and_lessons_not_built_are_the_errors_check_gives(course: Path) -> None:
     runner = CliRunner()
     for lesson, code, message in (("9.9", 2, "unknown lesson '9.9'"),

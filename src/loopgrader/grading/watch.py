@@ -214,7 +214,7 @@ class WatchSession:
 
     def _run(self, lessons: Sequence[Lesson]) -> None:
         for attempt in (1, 2):
-            host = self._ensure_host()
+            host = self._ensure_host() if any(lesson.file for lesson in lessons) else None
             try:
                 checks, device = check_lessons(self.course, lessons, self.root,
                                                device=self._device, timeout=self._timeout,
