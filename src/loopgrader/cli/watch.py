@@ -34,9 +34,12 @@ class Screen:
             self._write(("\n" + "─" * 72 + "\n" if self._shown else "") + text + "\n")
         self._shown += 1
 
-    def height(self) -> int | None:
-        """Lines a redrawn screen may use (None: not a terminal, no limit)."""
-        return shutil.get_terminal_size().lines - 3 if self._tty else None
+    def size(self) -> tuple[int, int] | None:
+        """Columns and lines a redrawn screen may use (None: not a terminal, no limit)."""
+        if not self._tty:
+            return None
+        size = shutil.get_terminal_size()
+        return max(20, size.columns), max(5, size.lines - 3)
 
     def status(self, line: str) -> None:
         self._write(("\n" if self._tty else "") + line + "\n")
@@ -80,7 +83,7 @@ def watch_command(lesson: str, submission: Path | None, timeout: float, device: 
         footer = watching_text(session.files, session.mode.describe(), root)
         screen.show(_fitted(lambda details: update_text(
             update, selector=lesson, root=root, details=details) + "\n\n" + footer,
-            screen.height()))
+            screen.size()))
 
     def loop() -> None:
         with session:
@@ -94,13 +97,15 @@ def watch_command(lesson: str, submission: Path | None, timeout: float, device: 
     guarded(debug, loop, interrupted="stopped watching")
 
 
-def _fitted(render: Callable[[int | None], str], height: int | None) -> str:
-    """The screen with as many failing tests' details as fit ``height`` lines (all: no limit)."""
+def _fitted(render: Callable[[int | None], str], size: tuple[int, int] | None) -> str:
+    """The screen with as many failing tests' details as fit ``size`` (columns, lines) once
+    long lines wrap; None: everything."""
     text = render(None)
-    if height is None:
+    if size is None:
         return text
+    columns, lines = size
     for details in (5, 3, 1, 0):
-        if text.count("\n") + 1 <= height:
+        if sum(max(1, -(-len(line) // columns)) for line in text.splitlines()) <= lines:
             break
         text = render(details)
     return text

@@ -13,6 +13,7 @@ This module decides and grades; it never prints (``cli.watch`` shows :class:`Upd
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -168,10 +169,10 @@ class WatchSession:
         rescore: list[Lesson] = []
         for lesson in self.lessons:
             submitted = lesson.submitted_file(self.root)
-            if submitted is not None and Path(submitted).absolute() in saved:
+            if submitted is not None and _absolute(submitted) in saved:
                 if self._wanted(lesson):
                     grade.append(lesson)
-            elif answers_path(self.root, lesson.id).absolute() in saved:
+            elif _absolute(answers_path(self.root, lesson.id)) in saved:
                 if lesson.id in self._state.checks or not lesson.file:
                     rescore.append(lesson)
                 else:  # answering the quiz starts a lesson not graded so far
@@ -248,6 +249,11 @@ class WatchSession:
         not_started = tuple(lesson for lesson in self.lessons if lesson.id not in state.checks)
         return CheckReport(self.selector, checks, self.not_built, state.device, duration,
                            not_started)
+
+
+def _absolute(path: Path) -> Path:
+    """As the file watcher names paths: absolute, with ``..`` resolved (links kept)."""
+    return Path(os.path.abspath(path))
 
 
 def syntax_problem(path: Path | None) -> BrokenSave | None:

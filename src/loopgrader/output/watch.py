@@ -62,11 +62,14 @@ def watching_text(files: Sequence[Path], mode: str, root: Path) -> str:
 
 
 def _names(paths: Sequence[Path], root: Path) -> str:
+    """Paths as the student knows them: from the current folder, else from the submission."""
     names = []
     for path in paths:
-        try:
-            names.append(str(path.relative_to(root.absolute())))
-        except ValueError:
+        for base in (Path.cwd(), root.absolute()):
+            if path.is_relative_to(base):
+                names.append(str(path.relative_to(base)))
+                break
+        else:
             names.append(str(path))
     return ", ".join(names) or "nothing"
 
