@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -296,3 +297,16 @@ def test_polling_is_chosen_for_file_systems_without_events(
     assert choose_mode([tmp_path], force_polling=True).polling
     monkeypatch.setenv("WATCHFILES_FORCE_POLLING", "1")
     assert choose_mode([tmp_path]).polling
+
+
+def test_a_module_watch_points_to_the_next_lesson_it_already_watches(course: Path) -> None:
+    loaded = load_course(course)
+    report = _report(course, {"a": True})
+    later = replace(report, not_started=(loaded.lesson("1.1"),))
+    step = next_step(loaded, [loaded.lesson("1.1")], later)
+    assert step is not None and step.watched and step.lesson == loaded.lesson("1.1")
+    text = update_text(Update(2, later, graded=("1.1",), first_graded=("1.1",), next=step,
+                              previous_score=0.0), selector="1", root=course)
+    assert "graded for the first time: lesson 1.1" in text
+    assert "this watch grades it on save" in text
+    assert "Not started yet (graded once you save them): 1.1" in text

@@ -58,6 +58,7 @@ class NextStep:
 
     quizzes: tuple[str, ...]  # lessons whose quiz is not passed yet
     lesson: Lesson | None  # the next lesson of the course, if any
+    watched: bool = False  # that lesson is one this watch already watches
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class Update:
     broken: BrokenSave | None = None  # the save does not compile: the report is the last one
     problem: str | None = None  # grading itself failed (took too long, the grader crashed)
     previous_score: float | None = None
+    first_graded: tuple[str, ...] = ()  # lessons graded this time and never before
     next: NextStep | None = None  # set when everything watched passes
     duration_s: float = 0.0
 
@@ -210,6 +212,9 @@ class WatchSession:
             changes=() if first else changes_between(before, report),
             saved=saved, graded=tuple(lesson.id for lesson in grade), problem=problem,
             previous_score=None if first else before.score,
+            first_graded=() if first else tuple(
+                lesson.id for lesson in grade
+                if all(check.lesson.id != lesson.id for check in before.checks)),
             next=next_step(self.course, self.lessons, report) if not problem else None,
             duration_s=time.perf_counter() - started)
 
@@ -306,12 +311,13 @@ def next_step(course: Course, lessons: Sequence[Lesson],
     """Once every exercise graded passes: the quizzes still to pass, and the lesson to do next
     (one watched but not started yet, else the course's next built lesson). None before."""
     exercises = [check.exercise for check in report.checks if check.exercise is not None]
-    if not all(exercise.passed for exercise in exercises) or not (exercises or report.passed):
+    if not report.checks or not all(exercise.passed for exercise in exercises) \
+            or not (exercises or report.passed):
         return None
     quizzes = tuple(check.lesson.id for check in report.checks
                     if check.quiz is not None and not check.quiz.passed)
     if report.not_started:
-        return NextStep(quizzes, report.not_started[0])
+        return NextStep(quizzes, report.not_started[0], watched=True)
     order = [lesson.id for lesson in course.lessons]
     last = max(order.index(lesson.id) for lesson in lessons)
     following = next((lesson for lesson in course.lessons[last + 1:] if lesson.ready), None)

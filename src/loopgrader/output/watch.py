@@ -36,8 +36,8 @@ def update_text(update: Update, *, selector: str, root: Path,
         blocks.append(f"⚠ Grading did not finish: {update.problem}\n"
                       "Save again to grade afresh.")
     if (update.run > 1 and update.graded) or update.changes:
-        blocks.append(_changes_text(update.changes, update.previous_score, report.score,
-                                    report.max_score, prefix=len(report.checks) > 1))
+        blocks.append(_changes_text(update, report.score, report.max_score,
+                                    prefix=len(report.checks) > 1))
     blocks += [_lesson_text(check, details) for check in report.checks]
     if report.not_started:
         blocks.append("Not started yet (graded once you save them): "
@@ -58,7 +58,11 @@ def grading_text(event: Grading, root: Path) -> str:
 
 def watching_text(files: Sequence[Path], mode: str, root: Path) -> str:
     """The footer: what is watched and how, and how to stop."""
-    return f"Watching {_names(files, root)} ({mode}). Save to grade again; Ctrl-C to stop."
+    folders = sorted({path.parent for path in files})
+    what = _names(files, root) if len(folders) == 1 else \
+        f"the files and answers of lessons {', '.join(f.name for f in folders)} in " \
+        f"{_folder_name(folders[0].parent)}"
+    return f"Watching {what} ({mode}). Save to grade again; Ctrl-C to stop."
 
 
 def _names(paths: Sequence[Path], root: Path) -> str:
@@ -72,6 +76,13 @@ def _names(paths: Sequence[Path], root: Path) -> str:
         else:
             names.append(str(path))
     return ", ".join(names) or "nothing"
+
+
+def _folder_name(folder: Path) -> str:
+    here = Path.cwd()
+    if folder == here:
+        return "the current folder"
+    return str(folder.relative_to(here)) if folder.is_relative_to(here) else str(folder)
 
 
 def _header(update: Update, selector: str, root: Path) -> str:
@@ -94,12 +105,13 @@ def _broken_text(broken: BrokenSave, root: Path) -> str:
     return "\n".join(lines)
 
 
-def _changes_text(changes: Sequence[Change], before: float | None, score: float,
-                  max_score: float, *, prefix: bool) -> str:
+def _changes_text(update: Update, score: float, max_score: float, *, prefix: bool) -> str:
+    changes, before = update.changes, update.previous_score
     lines = ["Since the last run:"]
+    lines += [f"  graded for the first time: lesson {lesson}" for lesson in update.first_graded]
     lines += [f"  now passing  {PASS} {_label(c, prefix)}" for c in changes if c.now_passing]
     lines += [f"  broke        {FAIL} {_label(c, prefix)}" for c in changes if not c.now_passing]
-    if not changes:
+    if not changes and not update.first_graded:
         lines.append("  no test changed")
     if before is not None and before != score:
         lines.append(f"  score {_pts(before)} → {_pts(score)}/{_pts(max_score)}")
@@ -160,12 +172,16 @@ def _quiz_lines(check: LessonCheck) -> list[str]:
 def _next_text(step: NextStep, checks: Sequence[LessonCheck]) -> str:
     done = ", ".join(check.lesson.id for check in checks if check.exercise is not None)
     lines = [f"★ Every test passes ({done})." if done else "★ Quiz passed."]
-    for lesson in step.quizzes:
-        lines.append(f"Next: take the quiz with `loopgrader quiz {lesson}`.")
+    lines += [f"Next: take the quiz with `loopgrader quiz {quiz}`." for quiz in step.quizzes]
     if step.lesson is not None:
-        verb = "watch" if step.lesson.file else "quiz"
-        lines.append(f"{'Then' if step.quizzes else 'Next'}: lesson {step.lesson.id} — "
-                     f"{step.lesson.title}: `loopgrader {verb} {step.lesson.id}`.")
+        nxt = step.lesson
+        if step.watched:
+            how = (f"work in {nxt.id}/{nxt.file}, this watch grades it on save"
+                   if nxt.file else f"`loopgrader quiz {nxt.id}`")
+        else:
+            how = f"`loopgrader {'watch' if nxt.file else 'quiz'} {nxt.id}`"
+        lines.append(f"{'Then' if step.quizzes else 'Next'}: lesson {nxt.id} — "
+                     f"{nxt.title}: {how}.")
     elif not step.quizzes:
         lines.append("That was the last lesson: `loopgrader report` shows your whole course.")
     return "\n".join(lines)
