@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -145,6 +146,28 @@ def test_broken_saves_hangs_crashes_and_a_dead_host_leave_the_watch_running(
         again = watch.screen()
         assert "Score: 4/4" in again and "now passing  ✓ add returns the sum" in again
         assert len(host_pids(watch.proc.pid)) == 1
+        assert watch.interrupt()[0] == 130
+    finally:
+        watch.kill()
+
+
+@pytest.mark.slow
+def test_a_host_that_dies_during_a_grading_is_replaced_and_the_save_graded_again(
+        course: Path, submission: Path) -> None:
+    watch = PlainWatch("1.1", "--course", str(course), "--submission", str(submission))
+    try:
+        watch.screen()
+        (host,) = host_pids(watch.proc.pid)
+        slow = "import time\n\n\ndef add(a, b):\n    time.sleep(3)\n    return a + b\n\n\n" \
+            "def scale(a, k):\n    return a * k\n"
+        editor_save(submission / "1.1" / "calc.py", slow)
+        watch.wait_line("saved: grading")
+        time.sleep(1.0)
+        os.killpg(host, signal.SIGKILL)
+        again = watch.screen()
+        assert "Score: 4/4" in again and "did not finish" not in again
+        assert host not in host_pids(watch.proc.pid) and len(host_pids(watch.proc.pid)) == 1
+        assert [a["score"] for a in attempts(course)] == [4.0, 4.0], "one attempt per save"
         assert watch.interrupt()[0] == 130
     finally:
         watch.kill()

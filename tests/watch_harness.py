@@ -109,6 +109,20 @@ class PlainWatch:
                 self.transcript += lines
                 return "".join(lines)
 
+    def wait_line(self, text: str, timeout: float = 60.0) -> str:
+        """Read up to the first line holding ``text`` (it counts toward no screen)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._lines.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"{text!r} was never printed") from None
+            if line is None:
+                raise AssertionError(f"watch ended before printing {text!r}")
+            self.transcript.append(line)
+            if text in line:
+                return line
+
     def quiet_for(self, seconds: float) -> list[str]:
         """Lines printed within ``seconds`` (to show nothing else was graded)."""
         found: list[str] = []
