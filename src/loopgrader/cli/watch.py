@@ -49,7 +49,7 @@ class Screen:
 
 
 @click.command(name="watch")
-@click.argument("lesson")
+@click.argument("lessons", nargs=-1, required=True)
 @click.option("--submission", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Submission root laid out like exercises/ (default: the course's exercises/).")
 @click.option("--timeout", type=click.FloatRange(min=1), default=60.0, show_default=True,
@@ -61,14 +61,17 @@ class Screen:
                    "(default: chosen from the file system; network drives and WSL poll).")
 @course_option
 @debug_option
-def watch_command(lesson: str, submission: Path | None, timeout: float, device: str,
+def watch_command(lessons: tuple[str, ...], submission: Path | None, timeout: float, device: str,
                   poll: bool | None, course_dir: Path | None, debug: bool) -> None:
-    """Grade LESSON now and again on every save of its file or answers.yaml.
+    """Grade LESSONS now and again on every save of their files or answers.yaml.
 
-    LESSON is a lesson such as 1.2, a module such as 1, or all. The grader stays warm, so a
-    re-grade takes a fraction of a `check`. Every grading is recorded like a check."""
+    LESSONS: lessons such as 1.2 (several: 1.2 1.3), a module such as 1, or all. The grader
+    stays warm, so a re-grade takes a fraction of a `check`. Every grading is recorded like a
+    check."""
     from loopgrader.grading.watch import Grading, Update, WatchSession
     from loopgrader.output.watch import grading_text, update_text, watching_text
+
+    lesson = " ".join(lessons)
 
     def start() -> tuple[Path, WatchSession]:
         course = load_course_from(course_dir)

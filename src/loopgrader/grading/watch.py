@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from loopgrader.course.catalog import Course, Lesson, select_lessons
+from loopgrader.course.catalog import Course, Lesson, select_many
 from loopgrader.course.stubs import is_started, stub_fingerprints
 from loopgrader.errors import LoopgraderError, UsageError
 from loopgrader.grading.check import CheckReport, LessonCheck, check_lessons, lesson_check
@@ -93,12 +93,13 @@ class _State:
 
 
 class WatchSession:
-    """Grades ``selector``'s lessons of a submission on one warm host (a context manager)."""
+    """Grades the lessons ``selector`` names (``1.2``, ``1.2 1.3``, ``1``, ``all``) of a
+    submission on one warm host (a context manager)."""
 
     def __init__(self, course: Course, selector: str, submission_root: Path, *,
                  device: str = "auto", timeout: float = 60.0, record: bool = True,
                  force_polling: bool | None = None) -> None:
-        lessons = select_lessons(course, selector)
+        lessons = select_many(course, selector.split())
         self.course, self.selector, self.root = course, selector, submission_root
         self.lessons = tuple(lesson for lesson in lessons if lesson.ready)
         self.not_built = tuple(lesson for lesson in lessons if not lesson.ready)

@@ -10,6 +10,7 @@ from pathlib import Path
 from loopgrader.grading.check import LessonCheck
 from loopgrader.grading.watch import BrokenSave, Change, Grading, NextStep, Update
 from loopgrader.output.text import FAIL, PASS, TODO
+from loopgrader.status import LessonStatus
 
 __all__ = ["grading_text", "update_text", "watching_text"]
 
@@ -131,7 +132,7 @@ def _lesson_text(check: LessonCheck, details: int | None) -> str:
     if result.missing_file or result.import_error:
         problem = result.import_error or result.missing_file or ""
         lines += [f"  {line}" for line in problem.splitlines()]
-    elif result.status == "not started":
+    elif result.status == LessonStatus.NOT_STARTED:
         todo = sorted({m.group(1) for t in result.tests for m in TODO.finditer(t.message or "")})
         what = f" ({', '.join(todo)})" if todo else ""
         lines.append(f"  Replace each `raise NotImplementedError` in {lesson.id}/{lesson.file}"
