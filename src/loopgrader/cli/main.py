@@ -27,7 +27,8 @@ LAZY_COMMANDS = {"quiz": "loopgrader.cli.quiz:quiz_command",
                  "merge": "loopgrader.cli.batch:merge_command",
                  "release": "loopgrader.cli.term:release_command",
                  "regrades": "loopgrader.cli.term:regrades_command",
-                 "similarity": "loopgrader.cli.term:similarity_command"}
+                 "similarity": "loopgrader.cli.term:similarity_command",
+                 "watch": "loopgrader.cli.watch:watch_command"}
 
 
 class LazyGroup(click.Group):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -16,9 +17,11 @@ from loopgrader.quiz.loader import load_quiz
 from loopgrader.quiz.scoring import QuizResult, score_quiz
 from loopgrader.quiz.session import answers_path, load_answers
 from loopgrader.records.progress import Attempt, TestOutcome, record_attempt
+from loopgrader.sandbox.host import GraderHost
 from loopgrader.status import LessonStatus
 
-__all__ = ["CheckReport", "LessonCheck", "QuizCheck", "attempt_from_result", "run_check"]
+__all__ = ["CheckReport", "LessonCheck", "QuizCheck", "attempt_from_result", "check_lessons",
+           "lesson_check", "run_check"]
 
 
 @dataclass(frozen=True)
@@ -102,23 +105,46 @@ def run_check(*, course: Course, selector: str, submission_root: Path, device: s
         skipped = tuple(lesson for lesson in lessons
                         if lesson.ready and not is_started(lesson, submission_root, stubs))
         lessons = [lesson for lesson in lessons if lesson not in skipped]
-    graded = [lesson for lesson in lessons if lesson.ready and lesson.file]
     not_built = tuple(lesson for lesson in lessons if not lesson.ready)
     started = time.perf_counter()
+    checks, device_used = check_lessons(course, [lesson for lesson in lessons if lesson.ready],
+                                        submission_root, device=device, timeout=timeout,
+                                        record=record)
+    return CheckReport(selector, checks, not_built, device_used, time.perf_counter() - started,
+                       skipped)
+
+
+def check_lessons(course: Course, lessons: Sequence[Lesson], submission_root: Path, *,
+                  device: str = "auto", timeout: float = 60.0, record: bool = True,
+                  host: GraderHost | None = None) -> tuple[tuple[LessonCheck, ...], str]:
+    """Grade built ``lessons`` (on ``host`` when given, else a host of their own), score their
+    quizzes and record an attempt per graded exercise; also returns the device used."""
+    graded = [lesson for lesson in lessons if lesson.file]
     results: dict[str, LessonResult] = {}
     device_used = device
     if graded:
-        run = grade_lessons(course, graded, submission_root, device=device, timeout=timeout)
+        run = grade_lessons(course, graded, submission_root, device=device, timeout=timeout,
+                            host=host)
         results = run.results
         device_used = next(iter(results.values())).device if results else device
-    checks = tuple(_lesson_check(lesson, results.get(lesson.id), submission_root)
-                   for lesson in lessons if lesson.ready)
+    checks = tuple(lesson_check(lesson, results.get(lesson.id), submission_root)
+                   for lesson in lessons)
     if record:
         for check in checks:
             if check.exercise is not None:
                 record_attempt(course.root, attempt_from_result(check.exercise))
-    return CheckReport(selector, checks, not_built, device_used, time.perf_counter() - started,
-                       skipped)
+    return checks, device_used
+
+
+def lesson_check(lesson: Lesson, exercise: LessonResult | None,
+                 submission_root: Path) -> LessonCheck:
+    """``lesson``'s check from its graded ``exercise`` (or an earlier result, kept): its quiz
+    scored from the answers file and advice from the source."""
+    check = _quiz_check(lesson, exercise, submission_root)
+    if exercise is None or exercise.status in (LessonStatus.NOT_STARTED, LessonStatus.MISSING,
+                                                LessonStatus.DOES_NOT_IMPORT):
+        return check
+    return replace(check, advice=_advice(lesson, submission_root))
 
 
 def _advice(lesson: Lesson, submission_root: Path) -> tuple[str, ...]:
@@ -129,15 +155,6 @@ def _advice(lesson: Lesson, submission_root: Path) -> tuple[str, ...]:
         return tuple(static_hints(path.read_text(encoding="utf-8")))
     except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
         return ()
-
-
-def _lesson_check(lesson: Lesson, exercise: LessonResult | None,
-                  submission_root: Path) -> LessonCheck:
-    check = _quiz_check(lesson, exercise, submission_root)
-    if exercise is None or exercise.status in (LessonStatus.NOT_STARTED, LessonStatus.MISSING,
-                                                LessonStatus.DOES_NOT_IMPORT):
-        return check
-    return replace(check, advice=_advice(lesson, submission_root))
 
 
 def _quiz_check(lesson: Lesson, exercise: LessonResult | None,

@@ -128,16 +128,18 @@ def lesson_plan(lesson: Lesson, submission_root: Path) -> LessonPlan:
 
 def grade_lessons(course: Course, lessons: Sequence[Lesson], submission_root: Path, *,
                   device: str = "auto", timeout: float = 60.0,
-                  memory_bytes: int = 0) -> GradeRun:
+                  memory_bytes: int = 0, host: GraderHost | None = None) -> GradeRun:
     """Grade ``lessons`` (which must have graders) of the submission at ``submission_root``.
 
-    A grader host is started for this one run; a batch keeps hosts and calls
-    :func:`run_graders` with one for each submission (the same code path).
+    Without ``host``, a grader host is started for this one run; a batch (and ``watch``) keeps
+    hosts and runs each submission on one of them (the same code path).
     """
     options = RunOptions(device=device, timeout=timeout, memory_bytes=memory_bytes,
                          limits=default_limits(timeout, memory_bytes))
-    with new_host(optimizers=may_build_optimizers(lessons)) as host:
+    if host is not None:
         return run_graders(host, course, lessons, submission_root, options)
+    with new_host(optimizers=may_build_optimizers(lessons)) as fresh:
+        return run_graders(fresh, course, lessons, submission_root, options)
 
 
 def run_graders(host: GraderHost, course: Course, lessons: Sequence[Lesson],
