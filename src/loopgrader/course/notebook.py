@@ -1,0 +1,326 @@
+"""Jupyter notebooks as submissions: the only module that knows the ``.ipynb`` format.
+
+A notebook is turned, in the trusted process, into the Python source the worker imports. What a
+notebook contributes (documented for students in docs/notebooks.md):
+
+- Code cells are read top to bottom, as "Restart & Run All" would run them; markdown and raw
+  cells are ignored. A later definition replaces an earlier one, as in a kernel.
+- From each code cell, only the top-level statements that *define* the solution are kept:
+  imports, functions, classes, and constants — assignments to plain names whose value calls
+  nothing (literals, names, attributes, arithmetic, indexing, lambdas; ``DTYPE = torch.float64``
+  is kept, ``model = Net()`` is not). ``if``/``try``/``with`` blocks made only of such
+  statements are kept whole. Everything else — calls, expressions, loops, training runs, plots,
+  ``if __name__ == "__main__":`` — is left out, with a note.
+- IPython magics (``%matplotlib inline``, ``%%time``) and shell escapes (``!pip install …``)
+  are dropped with a note; the body of a ``%%time``/``%%timeit``/``%%capture`` cell is kept.
+- Cell tags: ``loopgrader`` keeps the whole cell as written (magics still dropped); ``skip``
+  (or ``loopgrader-skip``) leaves the cell out.
+- A cell with a syntax error is left out and named with its error; the rest still counts.
+- Cells are numbered from 1, top to bottom, markdown cells included; messages say
+  "cell 7, line 3 in neural_net.ipynb".
+
+``nbformat`` is imported only when a notebook is read or written, so ``check`` on ``.py`` files
+starts as fast as before.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from loopgrader.errors import SubmissionError
+
+__all__ = [
+    "SUFFIX",
+    "CellNote",
+    "Conversion",
+    "convert",
+    "convert_notebook",
+    "read_notebook",
+]
+
+SUFFIX = ".ipynb"
+TAG_INCLUDE = "loopgrader"
+TAGS_SKIP = ("skip", "loopgrader-skip")
+BODY_CELL_MAGICS = ("time", "timeit", "capture", "prun")  # cell magics whose body is Python
+MAGIC_LINE = re.compile(r"^\s*(%|!|\?)|^\s*[\w.]+\?{1,2}\s*$|^\s*[\w.,\s]+=\s*[%!]")
+DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+BLOCKS = (ast.If, ast.Try, ast.With)
+RUNS = (ast.Call, ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr)
+
+
+@dataclass(frozen=True)
+class CellNote:
+    """What happened to one cell: ``cell`` counts from 1, markdown cells included."""
+
+    cell: int
+    note: str
+
+    def __str__(self) -> str:
+        return f"cell {self.cell}: {self.note}"
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """A notebook as the worker sees it: the source, and how to point back into the cells."""
+
+    name: str  # the notebook's file name, for messages
+    source: str
+    line_map: tuple[tuple[int, int], ...]  # source line n (from 1) → (cell, line in the cell)
+    used: tuple[CellNote, ...]
+    left_out: tuple[CellNote, ...]
+
+    def locate(self, line: int) -> str | None:
+        """``cell 7, line 3 in neural_net.ipynb`` for a line of :attr:`source`."""
+        return locate(self.name, self.line_map, line)
+
+
+def locate(name: str, line_map: tuple[tuple[int, int], ...] | list[Any], line: int) -> str | None:
+    """Where line ``line`` of a converted notebook came from (None when it is not in the map)."""
+    if not 1 <= line <= len(line_map):
+        return None
+    cell, in_cell = line_map[line - 1]
+    return f"cell {cell}, line {in_cell} in {name}"
+
+
+def read_notebook(path: Path) -> Any:
+    """The notebook at ``path`` (nbformat 4), validated; a :class:`SubmissionError` naming the
+    file when it is damaged or not a notebook. Bytes that are not UTF-8 (in outputs, say) are
+    replaced rather than refused."""
+    import nbformat
+    from nbformat.reader import NotJSONError
+
+    try:
+        text = path.read_bytes().decode("utf-8", errors="replace").lstrip("\ufeff")
+    except OSError as exc:
+        raise _unreadable(path, f"cannot be read ({exc.strerror or exc})") from None
+    captured: dict[str, Any] = {}
+    try:
+        reads: Any = nbformat.reads  # untyped
+        notebook = reads(text, as_version=4, capture_validation_error=captured)
+    except Exception as exc:  # nbformat raises several types for damaged JSON and old formats
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        what = "is not a Jupyter notebook" if isinstance(exc, NotJSONError) or \
+            not text.lstrip().startswith("{") else "is a damaged Jupyter notebook"
+        raise _unreadable(path, f"{what} ({first[:200]})") from None
+    error = captured.get("ValidationError")
+    if error is not None:
+        detail = str(getattr(error, "message", error)).splitlines()[0][:200]
+        raise _unreadable(path, f"is a damaged Jupyter notebook ({detail})")
+    return notebook
+
+
+def _unreadable(path: Path, problem: str) -> SubmissionError:
+    return SubmissionError(
+        f"{path}: this file {problem}, so it cannot be graded.",
+        hint="open it in Jupyter and save it again (in Colab: File > Download > Download .ipynb), "
+             "or submit your code as a .py file instead")
+
+
+def convert(path: Path) -> Conversion:
+    """Read the notebook at ``path`` and convert it (see the module's rules)."""
+    return convert_notebook(read_notebook(path), path.name)
+
+
+def convert_notebook(notebook: Any, name: str) -> Conversion:
+    """Convert an nbformat notebook already read; ``name`` is used in messages."""
+    out = _Output()
+    defined: dict[str, int] = {}  # top-level name → cell defining it last
+    used: list[CellNote] = []
+    left_out: list[CellNote] = []
+    for number, cell in enumerate(notebook.cells, start=1):
+        if cell.get("cell_type") != "code":
+            continue
+        kept, notes = _convert_cell(number, cell, out, defined, left_out)
+        if kept:
+            used.append(CellNote(number, "; ".join(["used", *notes])))
+        elif notes:
+            left_out.append(CellNote(number, "; ".join(notes)))
+    return Conversion(name, out.text(), tuple(out.line_map), tuple(used),
+                      tuple(sorted(left_out, key=lambda note: note.cell)))
+
+
+class _Output:
+    """The generated source, with ``from __future__`` imports hoisted to its top."""
+
+    def __init__(self) -> None:
+        self.future: list[tuple[str, tuple[int, int]]] = []
+        self.body: list[tuple[str, tuple[int, int]]] = []
+
+    def add(self, lines: list[str], cell: int, first_line: int, *, same_line: bool = False,
+            future: bool = False) -> None:
+        target = self.future if future else self.body
+        for offset, line in enumerate(lines):
+            target.append((line, (cell, first_line if same_line else first_line + offset)))
+
+    @property
+    def line_map(self) -> list[tuple[int, int]]:
+        return [where for _, where in (*self.future, *self.body)]
+
+    def text(self) -> str:
+        return "".join(line + "\n" for line, _ in (*self.future, *self.body))
+
+
+def _tags(cell: Any) -> set[str]:
+    tags = cell.get("metadata", {}).get("tags", [])
+    return {str(tag).strip().lower() for tag in tags} if isinstance(tags, list) else set()
+
+
+def _convert_cell(number: int, cell: Any, out: _Output, defined: dict[str, int],
+                  left_out: list[CellNote]) -> tuple[bool, list[str]]:
+    """Add what cell ``number`` contributes to ``out``; (whether it added anything, notes)."""
+    source = str(cell.get("source", ""))
+    if not source.strip():
+        return False, []
+    tags = _tags(cell)
+    if tags & set(TAGS_SKIP):
+        return False, ["left out: tagged skip"]
+    lines, notes = _strip_magics(source.splitlines())
+    if lines is None:
+        return False, notes
+    try:
+        tree = ast.parse("\n".join(lines))
+    except SyntaxError as exc:
+        where = f"line {exc.lineno}: " if exc.lineno else ""
+        return False, [f"left out: syntax error ({where}{exc.msg})"]
+    if TAG_INCLUDE in tags:
+        out.add(lines, number, 1)
+        _note_definitions(number, tree.body, defined, left_out)
+        return bool(tree.body), [*notes, "whole cell kept: tagged loopgrader"]
+    kept = [stmt for stmt in tree.body if _keeps(stmt)]
+    dropped = [stmt for stmt in tree.body if not _keeps(stmt)]
+    notes += [f"left out line {stmt.lineno}: {_why(stmt, lines)}" for stmt in dropped
+              if not _is_docstring(stmt)]
+    _add_statements(number, lines, kept, dropped, out)
+    _note_definitions(number, kept, defined, left_out)
+    return bool(kept), notes
+
+
+def _strip_magics(lines: list[str]) -> tuple[list[str] | None, list[str]]:
+    """The cell's lines with magics and shell escapes blanked out (line numbers unchanged), or
+    None when the whole cell is a cell magic whose body is not Python."""
+    first = next((i for i, line in enumerate(lines) if line.strip()), 0)
+    notes: list[str] = []
+    if lines and lines[first].lstrip().startswith("%%"):
+        magic = lines[first].lstrip()[2:].split(maxsplit=1)
+        name = magic[0] if magic else ""
+        if name not in BODY_CELL_MAGICS:
+            return None, [f"left out: the cell magic %%{name} (not Python)"]
+        notes.append(f"the cell magic %%{name} was dropped (its body is kept)")
+        lines = [*lines[:first], "", *lines[first + 1:]]
+    if _parses("\n".join(lines)):  # plain Python: a line like "% x)" continues an expression
+        return lines, notes
+    cleaned: list[str] = []
+    for index, line in enumerate(lines, start=1):
+        if MAGIC_LINE.match(line) and not _parses(line.strip()):
+            shell = line.lstrip().startswith("!") or line.split("=")[-1].lstrip().startswith("!")
+            kind = "a shell escape" if shell else "an IPython magic"
+            notes.append(f"line {index} dropped: {kind} ({line.strip()[:60]})")
+            indent = line[:len(line) - len(line.lstrip())]
+            cleaned.append(f"{indent}pass" if indent else "")
+        else:
+            cleaned.append(line)
+    return cleaned, notes
+
+
+def _parses(text: str) -> bool:
+    try:
+        ast.parse(text)
+    except SyntaxError:
+        return False
+    return True
+
+
+def _keeps(stmt: ast.stmt) -> bool:
+    """Whether a top-level statement defines part of the solution (see the module's rules)."""
+    if isinstance(stmt, DEFINITIONS):
+        return True
+    if isinstance(stmt, ast.Assign):
+        return all(_plain_target(t) for t in stmt.targets) and _calls_nothing(stmt.value)
+    if isinstance(stmt, ast.AnnAssign):
+        return isinstance(stmt.target, ast.Name) and \
+            (stmt.value is None or _calls_nothing(stmt.value))
+    if isinstance(stmt, ast.If):
+        return not _is_main_guard(stmt) and _calls_nothing(stmt.test) and \
+            all(_keeps(s) for s in (*stmt.body, *stmt.orelse))
+    if isinstance(stmt, ast.Try):
+        handlers = [s for h in stmt.handlers for s in h.body]
+        return all(_keeps(s) or isinstance(s, ast.Pass)
+                   for s in (*stmt.body, *handlers, *stmt.orelse, *stmt.finalbody))
+    return False
+
+
+def _plain_target(target: ast.expr) -> bool:
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return all(_plain_target(t) for t in target.elts)
+    return isinstance(target, ast.Name)
+
+
+def _calls_nothing(node: ast.AST) -> bool:
+    """True when evaluating ``node`` calls no function (lambda bodies are not evaluated)."""
+    if isinstance(node, RUNS):
+        return False
+    if isinstance(node, ast.Lambda):
+        return all(_calls_nothing(d) for d in (*node.args.defaults, *node.args.kw_defaults)
+                   if d is not None)
+    return all(_calls_nothing(child) for child in ast.iter_child_nodes(node))
+
+
+def _is_main_guard(stmt: ast.If) -> bool:
+    return "__name__" in ast.unparse(stmt.test) and "__main__" in ast.unparse(stmt.test)
+
+
+def _is_docstring(stmt: ast.stmt) -> bool:
+    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and \
+        isinstance(stmt.value.value, str)
+
+
+def _why(stmt: ast.stmt, lines: list[str]) -> str:
+    code = lines[stmt.lineno - 1].strip()
+    code = code if len(code) <= 60 else code[:57] + "..."
+    if isinstance(stmt, ast.Expr):
+        what = "a top-level call" if isinstance(stmt.value, ast.Call) else "a top-level expression"
+    elif isinstance(stmt, ast.If) and _is_main_guard(stmt):
+        what = "runs only as a script"
+    elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+        what = "an assignment that runs code (not a constant)"
+    else:
+        what = f"a top-level {type(stmt).__name__.lower()} statement"
+    return f"{what} ({code})"
+
+
+def _first_line(stmt: ast.stmt) -> int:
+    decorators: list[ast.expr] = getattr(stmt, "decorator_list", [])
+    return min([stmt.lineno, *(d.lineno for d in decorators)])
+
+
+def _add_statements(number: int, lines: list[str], kept: list[ast.stmt],
+                    dropped: list[ast.stmt], out: _Output) -> None:
+    busy = {n for stmt in dropped for n in range(stmt.lineno, (stmt.end_lineno or 0) + 1)}
+    emitted: set[int] = set()
+    for stmt in kept:
+        first, last = _first_line(stmt), stmt.end_lineno or stmt.lineno
+        future = isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__"
+        span = range(first, last + 1)
+        if future or any(n in busy or n in emitted for n in span):
+            # shares a line with another statement (``import torch; train()``)
+            out.add(ast.unparse(stmt).splitlines(), number, first, same_line=True,
+                    future=future)
+        else:
+            out.add(lines[first - 1:last], number, first)
+        emitted.update(span)
+
+
+def _note_definitions(number: int, stmts: list[ast.stmt], defined: dict[str, int],
+                      left_out: list[CellNote]) -> None:
+    """Record the functions and classes of cell ``number``; note earlier ones it replaces."""
+    for stmt in stmts:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            earlier = defined.get(stmt.name)
+            if earlier is not None and earlier != number:
+                left_out.append(CellNote(earlier, f"{stmt.name} is defined again in cell "
+                                                  f"{number}; the later one is graded"))
+            defined[stmt.name] = number

@@ -1,0 +1,145 @@
+"""The notebook converter: what a notebook contributes to the graded source, on awkward notebooks
+built with nbformat (no grader runs here)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+
+from loopgrader.course.notebook import convert, convert_notebook  # noqa: E402
+from loopgrader.errors import SubmissionError  # noqa: E402
+
+v4 = nbformat.v4
+
+
+def _notebook(*cells: object) -> object:
+    return v4.new_notebook(cells=list(cells))
+
+
+def _run(source: str) -> dict[str, object]:
+    namespace: dict[str, object] = {"__name__": "graded"}
+    exec(compile(source, "graded.py", "exec"), namespace)
+    return namespace
+
+
+def test_keeps_definitions_and_drops_demos_magics_and_shell_escapes() -> None:
+    nb = _notebook(
+        v4.new_markdown_cell("# Lesson 1.2"),
+        v4.new_code_cell("%matplotlib inline\n!pip install torch\nimport math"),
+        v4.new_code_cell("SCALE = 2.0\nNAMES = ('a', 'b')\nf = lambda x: abs(x)\n"
+                         "data = list(range(3))\nprint(data)"),
+        v4.new_code_cell("def double(x):\n    return SCALE * x\n\ndouble(3)"),
+        v4.new_code_cell("for i in range(10):\n    print(double(i))"),
+        v4.new_code_cell("if __name__ == '__main__':\n    double(1)"),
+    )
+    result = convert_notebook(nb, "lesson.ipynb")
+    namespace = _run(result.source)
+    assert namespace["double"](3) == 6.0  # type: ignore[operator]
+    assert "data" not in namespace and "print" not in result.source
+    assert "pip" not in result.source and "matplotlib" not in result.source
+    assert [note.cell for note in result.used] == [2, 3, 4]
+    assert [note.cell for note in result.left_out] == [5, 6]
+    notes = "\n".join(str(n) for n in (*result.used, *result.left_out))
+    assert "line 1 dropped: an IPython magic (%matplotlib inline)" in notes
+    assert "line 2 dropped: a shell escape (!pip install torch)" in notes
+    assert "left out line 4: an assignment that runs code" in notes
+    assert "left out line 4: a top-level call (double(3))" in notes
+    assert "cell 6: left out line 1: runs only as a script" in notes
+
+
+def test_later_definition_wins_and_cells_out_of_order_still_work() -> None:
+    nb = _notebook(
+        v4.new_code_cell("def area(r):\n    return PI * r * r  # PI comes from a later cell"),
+        v4.new_code_cell("def area(r):\n    return 0"),
+        v4.new_code_cell("def area(r):\n    return PI * square(r)"),
+        v4.new_code_cell("PI = 3.0\ndef square(x):\n    return x * x"),
+    )
+    result = convert_notebook(nb, "n.ipynb")
+    assert _run(result.source)["area"](2) == 12.0  # type: ignore[operator]
+    notes = [str(n) for n in result.left_out]
+    assert "cell 1: area is defined again in cell 2; the later one is graded" in notes
+    assert "cell 2: area is defined again in cell 3; the later one is graded" in notes
+
+
+def test_syntax_error_is_named_with_its_cell_and_the_rest_counts() -> None:
+    nb = _notebook(v4.new_code_cell("def good():\n    return 1"),
+                   v4.new_code_cell("def bad(:\n    pass"))
+    result = convert_notebook(nb, "n.ipynb")
+    assert _run(result.source)["good"]() == 1  # type: ignore[operator]
+    assert [str(n) for n in result.left_out] == ["cell 2: left out: syntax error (line 1: "
+                                                 "invalid syntax)"]
+
+
+def test_tags_force_or_skip_cells() -> None:
+    forced = v4.new_code_cell("import collections\nCOUNTS = collections.Counter('aab')")
+    forced.metadata["tags"] = ["loopgrader"]
+    skipped = v4.new_code_cell("def helper():\n    return 'skipped'")
+    skipped.metadata["tags"] = ["skip"]
+    result = convert_notebook(_notebook(forced, skipped), "n.ipynb")
+    namespace = _run(result.source)
+    assert namespace["COUNTS"] == {"a": 2, "b": 1} and "helper" not in namespace
+    assert "cell 2: left out: tagged skip" in [str(n) for n in result.left_out]
+
+
+def test_line_map_points_into_cells() -> None:
+    nb = _notebook(v4.new_markdown_cell("intro"),
+                   v4.new_code_cell("import math\nprint('demo')"),
+                   v4.new_code_cell("print(1)\n\n\ndef f(x):\n    y = 1\n    raise ValueError(x)"))
+    result = convert_notebook(nb, "neural_net.ipynb")
+    raising = result.source.splitlines().index("    raise ValueError(x)") + 1
+    assert result.locate(raising) == "cell 3, line 6 in neural_net.ipynb"
+    assert result.locate(1) == "cell 2, line 1 in neural_net.ipynb"
+    assert result.locate(999) is None
+
+
+def test_future_imports_are_hoisted_and_shared_lines_are_split() -> None:
+    nb = _notebook(v4.new_code_cell("import math; print('hi')"),
+                   v4.new_code_cell("from __future__ import annotations\n"
+                                    "def f(x: Tensor) -> int:\n    return math.floor(x)"))
+    result = convert_notebook(nb, "n.ipynb")
+    assert result.source.startswith("from __future__ import annotations\nimport math\n")
+    assert _run(result.source)["f"](2.5) == 2  # type: ignore[operator]
+
+
+def test_cell_magics_keep_a_python_body_and_drop_others() -> None:
+    nb = _notebook(v4.new_code_cell("%%time\ndef timed():\n    return 5"),
+                   v4.new_code_cell("%%bash\necho hi"),
+                   v4.new_code_cell("   "),
+                   v4.new_code_cell("x = 1\nmsg = ('%d'\n       % x)"))
+    result = convert_notebook(nb, "n.ipynb")
+    namespace = _run(result.source)
+    assert namespace["timed"]() == 5 and namespace["msg"] == "1"  # type: ignore[operator]
+    assert [str(n) for n in result.left_out] == ["cell 2: left out: the cell magic %%bash "
+                                                 "(not Python)"]
+
+
+def test_outputs_with_images_and_bad_bytes_are_tolerated(tmp_path: Path) -> None:
+    cell = v4.new_code_cell("def f():\n    return 3\nf()", execution_count=4)
+    cell.outputs = [v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=",
+                                                        "text/plain": "<Figure>"}),
+                    v4.new_output("stream", name="stdout", text="caf\u00e9 \udcff\n")]
+    path = tmp_path / "n.ipynb"
+    text = nbformat.writes(_notebook(cell))
+    path.write_bytes(text.encode("utf-8", errors="surrogateescape").replace(b"caf", b"caf\xff"))
+    result = convert(path)
+    assert _run(result.source)["f"]() == 3  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(("content", "problem"), [
+    (b"def f():\n    return 1\n", "is not a Jupyter notebook"),
+    (b'{"cells": [', "is not a Jupyter notebook"),
+    (json.dumps({"cells": [{"cell_type": "code"}], "metadata": {}, "nbformat": 4,
+                 "nbformat_minor": 5}).encode(), "is a damaged Jupyter notebook"),
+])
+def test_damaged_files_get_one_paragraph_naming_the_file(tmp_path: Path, content: bytes,
+                                                         problem: str) -> None:
+    path = tmp_path / "neural_net.ipynb"
+    path.write_bytes(content)
+    with pytest.raises(SubmissionError) as caught:
+        convert(path)
+    assert str(path) in caught.value.message and problem in caught.value.message
+    assert "\n" not in caught.value.message and caught.value.hint
