@@ -41,14 +41,18 @@ def test_keeps_definitions_and_drops_demos_magics_and_shell_escapes() -> None:
     assert namespace["double"](3) == 6.0  # type: ignore[operator]
     assert "data" not in namespace and "print" not in result.source
     assert "pip" not in result.source and "matplotlib" not in result.source
-    assert [note.cell for note in result.used] == [2, 3, 4]
-    assert [note.cell for note in result.left_out] == [5, 6]
-    notes = "\n".join(str(n) for n in (*result.used, *result.left_out))
-    assert "line 1 dropped: an IPython magic (%matplotlib inline)" in notes
-    assert "line 2 dropped: a shell escape (!pip install torch)" in notes
-    assert "left out line 4: an assignment that runs code" in notes
-    assert "left out line 4: a top-level call (double(3))" in notes
-    assert "cell 6: left out line 1: runs only as a script" in notes
+    assert result.used == (2, 3, 4) and result.left_out == (5, 6)
+    notes = [str(n) for n in result.notes]
+    assert notes == [
+        "cell 2, line 1: dropped an IPython magic (%matplotlib inline)",
+        "cell 2, line 2: dropped a shell escape (!pip install torch)",
+        "cell 3, line 4: left out an assignment that runs code (not a constant) "
+        "(data = list(range(3)))",
+        "cell 3, line 5: left out a top-level call (print(data))",
+        "cell 4, line 4: left out a top-level call (double(3))",
+        "cell 5, line 1: left out a top-level for statement (for i in range(10):)",
+        "cell 6, line 1: left out: runs only as a script (if __name__ == '__main__':)",
+    ]
 
 
 def test_later_definition_wins_and_cells_out_of_order_still_work() -> None:
@@ -60,9 +64,9 @@ def test_later_definition_wins_and_cells_out_of_order_still_work() -> None:
     )
     result = convert_notebook(nb, "n.ipynb")
     assert _run(result.source)["area"](2) == 12.0  # type: ignore[operator]
-    notes = [str(n) for n in result.left_out]
-    assert "cell 1: area is defined again in cell 2; the later one is graded" in notes
-    assert "cell 2: area is defined again in cell 3; the later one is graded" in notes
+    assert [str(n) for n in result.notes] == [
+        "cell 1, line 1: area is defined again in cell 2; the later one is graded",
+        "cell 2, line 1: area is defined again in cell 3; the later one is graded"]
 
 
 def test_syntax_error_is_named_with_its_cell_and_the_rest_counts() -> None:
@@ -70,8 +74,9 @@ def test_syntax_error_is_named_with_its_cell_and_the_rest_counts() -> None:
                    v4.new_code_cell("def bad(:\n    pass"))
     result = convert_notebook(nb, "n.ipynb")
     assert _run(result.source)["good"]() == 1  # type: ignore[operator]
-    assert [str(n) for n in result.left_out] == ["cell 2: left out: syntax error (line 1: "
-                                                 "invalid syntax)"]
+    assert result.left_out == (2,)
+    assert [str(n) for n in result.notes] == [
+        "cell 2, line 1: syntax error, so the whole cell was left out: invalid syntax"]
 
 
 def test_tags_force_or_skip_cells() -> None:
@@ -82,7 +87,7 @@ def test_tags_force_or_skip_cells() -> None:
     result = convert_notebook(_notebook(forced, skipped), "n.ipynb")
     namespace = _run(result.source)
     assert namespace["COUNTS"] == {"a": 2, "b": 1} and "helper" not in namespace
-    assert "cell 2: left out: tagged skip" in [str(n) for n in result.left_out]
+    assert [str(n) for n in result.notes] == ["cell 2: left out: tagged skip"]
 
 
 def test_line_map_points_into_cells() -> None:
@@ -113,8 +118,10 @@ def test_cell_magics_keep_a_python_body_and_drop_others() -> None:
     result = convert_notebook(nb, "n.ipynb")
     namespace = _run(result.source)
     assert namespace["timed"]() == 5 and namespace["msg"] == "1"  # type: ignore[operator]
-    assert [str(n) for n in result.left_out] == ["cell 2: left out: the cell magic %%bash "
-                                                 "(not Python)"]
+    assert [str(n) for n in result.notes] == [
+        "cell 1, line 1: dropped the cell magic %%time (its body is kept)",
+        "cell 2: left out: the cell magic %%bash (not Python)"]
+    assert result.used == (1, 4) and result.left_out == (2,)
 
 
 def test_outputs_with_images_and_bad_bytes_are_tolerated(tmp_path: Path) -> None:

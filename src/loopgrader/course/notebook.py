@@ -54,13 +54,16 @@ RUNS = (ast.Call, ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr)
 
 @dataclass(frozen=True)
 class CellNote:
-    """What happened to one cell: ``cell`` counts from 1, markdown cells included."""
+    """Something left out of a cell (``line`` 0: the whole cell); cells count from 1, markdown
+    cells included."""
 
     cell: int
+    line: int
     note: str
 
     def __str__(self) -> str:
-        return f"cell {self.cell}: {self.note}"
+        where = f"cell {self.cell}" + (f", line {self.line}" if self.line else "")
+        return f"{where}: {self.note}"
 
 
 @dataclass(frozen=True)
@@ -70,8 +73,9 @@ class Conversion:
     name: str  # the notebook's file name, for messages
     source: str
     line_map: tuple[tuple[int, int], ...]  # source line n (from 1) → (cell, line in the cell)
-    used: tuple[CellNote, ...]
-    left_out: tuple[CellNote, ...]
+    used: tuple[int, ...]  # code cells that contributed code
+    left_out: tuple[int, ...]  # non-empty code cells that contributed nothing
+    notes: tuple[CellNote, ...]  # what was left out or dropped, and why
 
     def locate(self, line: int) -> str | None:
         """``cell 7, line 3 in neural_net.ipynb`` for a line of :attr:`source`."""
@@ -128,19 +132,17 @@ def convert(path: Path) -> Conversion:
 def convert_notebook(notebook: Any, name: str) -> Conversion:
     """Convert an nbformat notebook already read; ``name`` is used in messages."""
     out = _Output()
-    defined: dict[str, int] = {}  # top-level name → cell defining it last
-    used: list[CellNote] = []
-    left_out: list[CellNote] = []
+    defined: dict[str, tuple[int, int]] = {}  # top-level name → cell defining it last
+    used: list[int] = []
+    left_out: list[int] = []
+    notes: list[CellNote] = []
     for number, cell in enumerate(notebook.cells, start=1):
-        if cell.get("cell_type") != "code":
+        if cell.get("cell_type") != "code" or not str(cell.get("source", "")).strip():
             continue
-        kept, notes = _convert_cell(number, cell, out, defined, left_out)
-        if kept:
-            used.append(CellNote(number, "; ".join(["used", *notes])))
-        elif notes:
-            left_out.append(CellNote(number, "; ".join(notes)))
-    return Conversion(name, out.text(), tuple(out.line_map), tuple(used),
-                      tuple(sorted(left_out, key=lambda note: note.cell)))
+        kept = _convert_cell(number, cell, out, defined, notes)
+        (used if kept else left_out).append(number)
+    return Conversion(name, out.text(), tuple(out.line_map), tuple(used), tuple(left_out),
+                      tuple(sorted(notes, key=lambda note: (note.cell, note.line))))
 
 
 class _Output:
@@ -169,47 +171,48 @@ def _tags(cell: Any) -> set[str]:
     return {str(tag).strip().lower() for tag in tags} if isinstance(tags, list) else set()
 
 
-def _convert_cell(number: int, cell: Any, out: _Output, defined: dict[str, int],
-                  left_out: list[CellNote]) -> tuple[bool, list[str]]:
-    """Add what cell ``number`` contributes to ``out``; (whether it added anything, notes)."""
-    source = str(cell.get("source", ""))
-    if not source.strip():
-        return False, []
+def _convert_cell(number: int, cell: Any, out: _Output, defined: dict[str, tuple[int, int]],
+                  notes: list[CellNote]) -> bool:
+    """Add what cell ``number`` contributes to ``out`` and notes on what it left out; whether
+    it contributed anything."""
     tags = _tags(cell)
     if tags & set(TAGS_SKIP):
-        return False, ["left out: tagged skip"]
-    lines, notes = _strip_magics(source.splitlines())
+        notes.append(CellNote(number, 0, "left out: tagged skip"))
+        return False
+    lines, dropped_lines = _strip_magics(str(cell.get("source", "")).splitlines())
+    notes += [CellNote(number, line, note) for line, note in dropped_lines]
     if lines is None:
-        return False, notes
+        return False
     try:
         tree = ast.parse("\n".join(lines))
     except SyntaxError as exc:
-        where = f"line {exc.lineno}: " if exc.lineno else ""
-        return False, [f"left out: syntax error ({where}{exc.msg})"]
+        notes.append(CellNote(number, exc.lineno or 0, f"syntax error, so the whole cell was "
+                                                       f"left out: {exc.msg}"))
+        return False
     if TAG_INCLUDE in tags:
         out.add(lines, number, 1)
-        _note_definitions(number, tree.body, defined, left_out)
-        return bool(tree.body), [*notes, "whole cell kept: tagged loopgrader"]
+        _note_definitions(number, tree.body, defined, notes)
+        return bool(tree.body)
     kept = [stmt for stmt in tree.body if _keeps(stmt)]
     dropped = [stmt for stmt in tree.body if not _keeps(stmt)]
-    notes += [f"left out line {stmt.lineno}: {_why(stmt, lines)}" for stmt in dropped
-              if not _is_docstring(stmt)]
+    notes += [CellNote(number, stmt.lineno, f"left out {_why(stmt, lines)}".replace(" :", ":"))
+              for stmt in dropped if not _is_docstring(stmt)]
     _add_statements(number, lines, kept, dropped, out)
-    _note_definitions(number, kept, defined, left_out)
-    return bool(kept), notes
+    _note_definitions(number, kept, defined, notes)
+    return bool(kept)
 
 
-def _strip_magics(lines: list[str]) -> tuple[list[str] | None, list[str]]:
+def _strip_magics(lines: list[str]) -> tuple[list[str] | None, list[tuple[int, str]]]:
     """The cell's lines with magics and shell escapes blanked out (line numbers unchanged), or
     None when the whole cell is a cell magic whose body is not Python."""
     first = next((i for i, line in enumerate(lines) if line.strip()), 0)
-    notes: list[str] = []
+    notes: list[tuple[int, str]] = []
     if lines and lines[first].lstrip().startswith("%%"):
         magic = lines[first].lstrip()[2:].split(maxsplit=1)
         name = magic[0] if magic else ""
         if name not in BODY_CELL_MAGICS:
-            return None, [f"left out: the cell magic %%{name} (not Python)"]
-        notes.append(f"the cell magic %%{name} was dropped (its body is kept)")
+            return None, [(0, f"left out: the cell magic %%{name} (not Python)")]
+        notes.append((first + 1, f"dropped the cell magic %%{name} (its body is kept)"))
         lines = [*lines[:first], "", *lines[first + 1:]]
     if _parses("\n".join(lines)):  # plain Python: a line like "% x)" continues an expression
         return lines, notes
@@ -218,7 +221,7 @@ def _strip_magics(lines: list[str]) -> tuple[list[str] | None, list[str]]:
         if MAGIC_LINE.match(line) and not _parses(line.strip()):
             shell = line.lstrip().startswith("!") or line.split("=")[-1].lstrip().startswith("!")
             kind = "a shell escape" if shell else "an IPython magic"
-            notes.append(f"line {index} dropped: {kind} ({line.strip()[:60]})")
+            notes.append((index, f"dropped {kind} ({line.strip()[:60]})"))
             indent = line[:len(line) - len(line.lstrip())]
             cleaned.append(f"{indent}pass" if indent else "")
         else:
@@ -284,7 +287,7 @@ def _why(stmt: ast.stmt, lines: list[str]) -> str:
     if isinstance(stmt, ast.Expr):
         what = "a top-level call" if isinstance(stmt.value, ast.Call) else "a top-level expression"
     elif isinstance(stmt, ast.If) and _is_main_guard(stmt):
-        what = "runs only as a script"
+        what = ": runs only as a script"
     elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
         what = "an assignment that runs code (not a constant)"
     else:
@@ -314,13 +317,13 @@ def _add_statements(number: int, lines: list[str], kept: list[ast.stmt],
         emitted.update(span)
 
 
-def _note_definitions(number: int, stmts: list[ast.stmt], defined: dict[str, int],
-                      left_out: list[CellNote]) -> None:
+def _note_definitions(number: int, stmts: list[ast.stmt], defined: dict[str, tuple[int, int]],
+                      notes: list[CellNote]) -> None:
     """Record the functions and classes of cell ``number``; note earlier ones it replaces."""
     for stmt in stmts:
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             earlier = defined.get(stmt.name)
-            if earlier is not None and earlier != number:
-                left_out.append(CellNote(earlier, f"{stmt.name} is defined again in cell "
-                                                  f"{number}; the later one is graded"))
-            defined[stmt.name] = number
+            if earlier is not None and earlier[0] != number:
+                notes.append(CellNote(*earlier, f"{stmt.name} is defined again in cell "
+                                                f"{number}; the later one is graded"))
+            defined[stmt.name] = (number, stmt.lineno)
