@@ -150,3 +150,15 @@ def test_damaged_files_get_one_paragraph_naming_the_file(tmp_path: Path, content
         convert(path)
     assert str(path) in caught.value.message and problem in caught.value.message
     assert "\n" not in caught.value.message and caught.value.hint
+
+
+def test_imports_of_modules_not_installed_are_left_out_with_a_note() -> None:
+    nb = _notebook(v4.new_code_cell("import math\nimport plotting_lib.pyplot as plt\n"
+                                    "from plotting_lib import show\ndef f():\n    return 1"))
+    result = convert_notebook(nb, "n.ipynb", available=lambda name: name != "plotting_lib")
+    assert _run(result.source)["f"]() == 1  # type: ignore[operator]
+    assert [str(n) for n in result.notes] == [
+        "cell 1, line 2: left out the import of plotting_lib.pyplot: it is not installed where "
+        "grading runs",
+        "cell 1, line 3: left out the import of plotting_lib: it is not installed where grading "
+        "runs"]

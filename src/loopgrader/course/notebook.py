@@ -11,6 +11,8 @@ notebook contributes (documented for students in docs/notebooks.md):
   is kept, ``model = Net()`` is not). ``if``/``try``/``with`` blocks made only of such
   statements are kept whole. Everything else — calls, expressions, loops, training runs, plots,
   ``if __name__ == "__main__":`` — is left out, with a note.
+- An import of a module that is not installed where grading runs (``import matplotlib`` for
+  plots, say) is left out with a note: code that uses it then fails when it is called.
 - IPython magics (``%matplotlib inline``, ``%%time``) and shell escapes (``!pip install …``)
   are dropped with a note; the body of a ``%%time``/``%%timeit``/``%%capture`` cell is kept.
 - Cell tags: ``loopgrader`` keeps the whole cell as written (magics still dropped); ``skip``
@@ -26,7 +28,9 @@ starts as fast as before.
 from __future__ import annotations
 
 import ast
+import importlib.util
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,14 +128,24 @@ def _unreadable(path: Path, problem: str) -> SubmissionError:
              "or submit your code as a .py file instead")
 
 
-def convert(path: Path) -> Conversion:
+def installed(module: str) -> bool:
+    """Whether top-level ``module`` can be imported here (found, never imported)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def convert(path: Path, available: Callable[[str], bool] = installed) -> Conversion:
     """Read the notebook at ``path`` and convert it (see the module's rules)."""
-    return convert_notebook(read_notebook(path), path.name)
+    return convert_notebook(read_notebook(path), path.name, available)
 
 
-def convert_notebook(notebook: Any, name: str) -> Conversion:
-    """Convert an nbformat notebook already read; ``name`` is used in messages."""
-    out = _Output()
+def convert_notebook(notebook: Any, name: str,
+                     available: Callable[[str], bool] = installed) -> Conversion:
+    """Convert an nbformat notebook already read; ``name`` is used in messages;
+    ``available(module)`` tells whether a top-level module can be imported where grading runs."""
+    out = _Output(available)
     defined: dict[str, tuple[int, int]] = {}  # top-level name → cell defining it last
     used: list[int] = []
     left_out: list[int] = []
@@ -148,7 +162,8 @@ def convert_notebook(notebook: Any, name: str) -> Conversion:
 class _Output:
     """The generated source, with ``from __future__`` imports hoisted to its top."""
 
-    def __init__(self) -> None:
+    def __init__(self, available: Callable[[str], bool]) -> None:
+        self.available = available
         self.future: list[tuple[str, tuple[int, int]]] = []
         self.body: list[tuple[str, tuple[int, int]]] = []
 
@@ -193,10 +208,15 @@ def _convert_cell(number: int, cell: Any, out: _Output, defined: dict[str, tuple
         out.add(lines, number, 1)
         _note_definitions(number, tree.body, defined, notes)
         return bool(tree.body)
-    kept = [stmt for stmt in tree.body if _keeps(stmt)]
-    dropped = [stmt for stmt in tree.body if not _keeps(stmt)]
+    missing = {id(stmt): module for stmt in tree.body
+               if (module := _missing_module(stmt, out.available)) is not None}
+    notes += [CellNote(number, stmt.lineno, f"left out the import of {missing[id(stmt)]}: it is "
+                                            "not installed where grading runs")
+              for stmt in tree.body if id(stmt) in missing]
+    kept = [stmt for stmt in tree.body if _keeps(stmt) and id(stmt) not in missing]
+    dropped = [stmt for stmt in tree.body if not _keeps(stmt) or id(stmt) in missing]
     notes += [CellNote(number, stmt.lineno, f"left out {_why(stmt, lines)}".replace(" :", ":"))
-              for stmt in dropped if not _is_docstring(stmt)]
+              for stmt in dropped if not _is_docstring(stmt) and id(stmt) not in missing]
     _add_statements(number, lines, kept, dropped, out)
     _note_definitions(number, kept, defined, notes)
     return bool(kept)
@@ -254,6 +274,17 @@ def _keeps(stmt: ast.stmt) -> bool:
         return all(_keeps(s) or isinstance(s, ast.Pass)
                    for s in (*stmt.body, *handlers, *stmt.orelse, *stmt.finalbody))
     return False
+
+
+def _missing_module(stmt: ast.stmt, available: Callable[[str], bool]) -> str | None:
+    """The first module ``stmt`` imports that is not installed (None: all are, or no import)."""
+    if isinstance(stmt, ast.Import):
+        names = [alias.name for alias in stmt.names]
+    elif isinstance(stmt, ast.ImportFrom) and stmt.level == 0 and stmt.module:
+        names = [stmt.module]
+    else:
+        return None
+    return next((n for n in names if n != "__future__" and not available(n.split(".")[0])), None)
 
 
 def _plain_target(target: ast.expr) -> bool:

@@ -20,6 +20,7 @@ from loopgrader.errors import LoopgraderError
 __all__ = [
     "NOTEBOOK_STUB_KEY",
     "LessonSource",
+    "file_started",
     "is_started",
     "lesson_source",
     "notebook_path",
@@ -123,11 +124,18 @@ def lesson_source(lesson: Lesson, submission_root: Path, stubs: dict[str, str]) 
 
 
 def is_started(lesson: Lesson, submission_root: Path, stubs: dict[str, str]) -> bool:
-    """True when the student's graded file differs from the stub (a notebook: its code differs
-    from the code of the notebook stub) or their quiz has answers."""
+    """True when the student's graded file differs from the stub or their quiz has answers."""
     if (submission_root / lesson.id / "answers.yaml").is_file():
         return True
-    source = lesson_source(lesson, submission_root, stubs)
+    return file_started(lesson, submission_root, stubs)
+
+
+def file_started(lesson: Lesson, submission_root: Path, stubs: dict[str, str],
+                 source: LessonSource | None = None) -> bool:
+    """True when the graded file differs from the stub (a notebook: when its code differs from
+    the code of the notebook stub and from the .py stub)."""
+    if source is None:
+        source = lesson_source(lesson, submission_root, stubs)
     if source.path is None:
         return False
     if not source.is_notebook:

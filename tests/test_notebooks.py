@@ -1,0 +1,110 @@
+"""Notebooks as submissions, end to end through the real CLI: check, grade (folders and zips)
+and the Gradescope bundle give a notebook the same score as the same code in a .py."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+pytest.importorskip("nbformat")
+
+from loopgrader.cli.batch import grade_command
+from loopgrader.cli.main import cli
+from notebook_harness import (
+    BUGGY_12,
+    REFERENCE_12,
+    course_copy,
+    notebook_from_code,
+    write_notebook,
+)
+
+pytestmark = pytest.mark.slow
+NB = "linear_regression.ipynb"
+
+
+def _check(course: Path, submission: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["check", "1.2", "--course", str(course), "--submission",
+                                      str(submission), "--timeout", "20", *args])
+    return result.exit_code, result.stdout
+
+
+def test_check_grades_a_notebook_like_the_same_code_in_a_py(tmp_path: Path) -> None:
+    course = course_copy(tmp_path / "course")
+    subs = tmp_path / "subs"
+    (subs / "py/1.2").mkdir(parents=True)
+    (subs / "py/1.2/linear_regression.py").write_text(BUGGY_12, encoding="utf-8")
+    write_notebook(subs / "nb/1.2" / NB, notebook_from_code(BUGGY_12))
+    write_notebook(subs / "good/1.2" / NB, notebook_from_code(REFERENCE_12.read_text()))
+    results = {}
+    for name in ("py", "nb"):
+        code, out = _check(course, subs / name, "--format", "json")
+        assert code == 1, out
+        results[name] = json.loads(out)
+    assert results["nb"]["lessons"]["1.2"]["score"] == results["py"]["lessons"]["1.2"]["score"]
+    assert 0 < results["py"]["lessons"]["1.2"]["score"] < 21
+    assert [t["status"] for t in results["nb"]["tests"]] == \
+        [t["status"] for t in results["py"]["tests"]]
+    output = "\n".join(t["output"] for t in results["nb"]["tests"])
+    assert f"in {NB}, in mse_gradients: return 2.0 / n * (X @ residual)" in output
+    assert "linear_regression.py" not in output and ", line " in output
+
+    code, text = _check(course, subs / "good")
+    assert code == 1 and "Lesson 1.2 — The Simplest Case: Linear Regression: passed (21/21)" \
+        in text  # exit 1: the quiz is not answered
+    assert f"note: {NB}: code taken from cells" in text
+    assert "dropped a shell escape (!pip install torch)" in text
+    assert "dropped an IPython magic (%matplotlib inline)" in text
+    attempts = list((course / ".loopgrader/attempts").glob("*.json"))
+    assert len(attempts) == 3
+
+
+def test_only_started_and_the_rule_when_both_files_exist(tmp_path: Path) -> None:
+    course = course_copy(tmp_path / "course")
+    sub = tmp_path / "sub"
+    (sub / "1.2").mkdir(parents=True)
+    (sub / "1.2/linear_regression.py").write_bytes(
+        (course / "exercises/1.2/linear_regression.py").read_bytes())
+    code, text = _check(course, sub, "--only-started")
+    assert code == 0 and "No lesson started yet" in text
+    write_notebook(sub / "1.2" / NB, notebook_from_code(REFERENCE_12.read_text()))
+    code, text = _check(course, sub, "--only-started")
+    assert "passed (21/21)" in text
+    assert f"note: graded {NB}: linear_regression.py beside it is still the untouched stub" \
+        in text
+
+
+def test_grade_scores_notebooks_in_folders_and_zips_like_py_files(tmp_path: Path) -> None:
+    course = course_copy(tmp_path / "course")
+    subs = tmp_path / "subs"
+    for student, code in (("a_py_good", REFERENCE_12.read_text()), ("c_py_buggy", BUGGY_12)):
+        (subs / student / "1.2").mkdir(parents=True)
+        (subs / student / "1.2/linear_regression.py").write_text(code, encoding="utf-8")
+    write_notebook(subs / "b_nb_good/1.2" / NB, notebook_from_code(REFERENCE_12.read_text()))
+    write_notebook(subs / "d_nb_buggy/1.2" / NB, notebook_from_code(BUGGY_12))
+    zipped = write_notebook(tmp_path / "zip/1.2" / NB, notebook_from_code(BUGGY_12))
+    with zipfile.ZipFile(subs / "e_nb_zip.zip", "w") as archive:
+        archive.write(zipped, f"exercises/1.2/{NB}")
+    (subs / "f_damaged/1.2").mkdir(parents=True)
+    (subs / "f_damaged/1.2" / NB).write_text('{"cells": [', encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(grade_command, [str(subs), "--out", str(out), "--course",
+                                                str(course), "--lessons", "1.2",
+                                                "--timeout", "20"])
+    assert result.exit_code in (0, 1), result.output
+    db = sqlite3.connect(out / "gradebook.sqlite")
+    db.row_factory = sqlite3.Row
+    rows = {r["student"]: r for r in db.execute("SELECT * FROM pairs WHERE lesson='1.2'")}
+    score = {student: row["exercise_score"] for student, row in rows.items()}
+    assert score["a_py_good"] == score["b_nb_good"] == 21
+    assert score["c_py_buggy"] == score["d_nb_buggy"] == score["e_nb_zip"] < 21
+    assert rows["f_damaged"]["status"] == "error"
+    assert f"{NB}: this file is not a Jupyter notebook" in rows["f_damaged"]["message"]
+    assert rows["d_nb_buggy"]["status"] == "graded"
+    messages = " ".join(str(m) for (m,) in db.execute(
+        "SELECT message FROM tests WHERE student='d_nb_buggy' AND message IS NOT NULL"))
+    assert f"in {NB}, in mse_gradients" in messages and "cell " in messages
