@@ -108,3 +108,18 @@ def test_grade_scores_notebooks_in_folders_and_zips_like_py_files(tmp_path: Path
     messages = " ".join(str(m) for (m,) in db.execute(
         "SELECT message FROM tests WHERE student='d_nb_buggy' AND message IS NOT NULL"))
     assert f"in {NB}, in mse_gradients" in messages and "cell " in messages
+
+
+def test_the_gradescope_autograder_grades_an_uploaded_notebook(tmp_path: Path) -> None:
+    from loopgrader.dist.gradescope_run import run_autograder
+
+    root = tmp_path / "autograder"
+    course_copy(root / "source")
+    write_notebook(root / "submission" / NB, notebook_from_code(REFERENCE_12.read_text()))
+    results = run_autograder(root)
+    lesson = [t for t in results["tests"]  # type: ignore[attr-defined]
+              if t["name"].startswith("[1.2]") and "quiz" not in t["name"]]
+    assert lesson and all(t["status"] == "passed" for t in lesson)
+    assert sum(t["score"] for t in lesson) == 21
+    assert "Graded lessons with a file in your upload: 1.2" in str(results["output"])
+    assert f"1.2: {NB}: code taken from cells" in str(results["output"])
