@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import nbformat
 import pytest
 
-nbformat = pytest.importorskip("nbformat")
-
-from loopgrader.course.notebook import convert, convert_notebook  # noqa: E402
-from loopgrader.errors import SubmissionError  # noqa: E402
+from loopgrader.course.notebook import convert, convert_notebook
+from loopgrader.errors import SubmissionError
 
 v4 = nbformat.v4
 

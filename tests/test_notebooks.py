@@ -3,21 +3,22 @@ and the Gradescope bundle give a notebook the same score as the same code in a .
 
 from __future__ import annotations
 
+import ast
 import json
 import sqlite3
 import zipfile
 from pathlib import Path
 
+import nbformat
 import pytest
 from click.testing import CliRunner
-
-pytest.importorskip("nbformat")
 
 from loopgrader.cli.batch import grade_command
 from loopgrader.cli.main import cli
 from notebook_harness import (
     BUGGY_12,
     REFERENCE_12,
+    REPO,
     course_copy,
     notebook_from_code,
     write_notebook,
@@ -123,3 +124,49 @@ def test_the_gradescope_autograder_grades_an_uploaded_notebook(tmp_path: Path) -
     assert sum(t["score"] for t in lesson) == 21
     assert "Graded lessons with a file in your upload: 1.2" in str(results["output"])
     assert f"1.2: {NB}: code taken from cells" in str(results["output"])
+
+
+def _paste_reference(notebook: object, reference: str) -> None:
+    """Replace each code cell's definitions (and the imports cell) with the reference's."""
+    tree = ast.parse(reference)
+    lines = reference.splitlines()
+    defs = {stmt.name: "\n".join(lines[stmt.lineno - 1:stmt.end_lineno]) for stmt in tree.body
+            if isinstance(stmt, (ast.FunctionDef, ast.ClassDef))}
+    imports = "\n".join(ast.get_source_segment(reference, stmt) or "" for stmt in tree.body
+                        if isinstance(stmt, (ast.Import, ast.ImportFrom)))
+    for cell in notebook.cells:  # type: ignore[attr-defined]
+        if cell.cell_type != "code" or cell.source.startswith("%"):
+            continue
+        body = ast.parse(cell.source).body
+        names = [s.name for s in body if isinstance(s, (ast.FunctionDef, ast.ClassDef))]
+        cell.source = "\n\n".join(defs[n] for n in names) if names else imports
+
+
+def test_built_notebook_stubs_grade_not_started_untouched_and_full_with_the_reference(
+        tmp_path: Path) -> None:
+    out = tmp_path / "student"
+    result = CliRunner().invoke(cli, ["build", "student", str(out), "--notebooks",
+                                      "--course", str(REPO)])
+    assert result.exit_code == 0, result.output
+    stub = out / "exercises/1.2" / NB
+    notebook = nbformat.read(stub, as_version=4)
+    kinds = [cell.cell_type for cell in notebook.cells]
+    assert kinds[0] == "markdown" and "Linear Regression" in notebook.cells[0].source
+    assert notebook.cells[-1].source == "%load_ext loopgrader\n%loopgrader check 1.2"
+    code = [c.source for c in notebook.cells if c.cell_type == "code"]
+    assert any(c.startswith("def predict(") and "TODO" in c and '"""' not in c for c in code)
+    assert any("Predictions of the linear model" in c.source for c in notebook.cells
+               if c.cell_type == "markdown")
+    assert "1.2.ipynb" in json.loads((out / "stubs.json").read_text())
+
+    sub = tmp_path / "sub"
+    write_notebook(sub / "1.2" / NB, notebook)
+    _, text = _check(out, sub, "--only-started")
+    assert "No lesson started yet" in text
+    _, text = _check(out, sub)
+    assert "Linear Regression: not started (0/20)" in text and f"1.2/{NB}" in text
+
+    _paste_reference(notebook, REFERENCE_12.read_text())
+    write_notebook(sub / "1.2" / NB, notebook)
+    _, text = _check(out, sub)
+    assert "Linear Regression: passed (20/20)" in text, text

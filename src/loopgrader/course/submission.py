@@ -142,6 +142,10 @@ def file_started(lesson: Lesson, submission_root: Path, stubs: dict[str, str],
         return fingerprint(source.path) != stubs.get(lesson.id)
     if source.source is None:  # an unreadable notebook: graded, so its problem is reported
         return True
-    return fingerprint_text(source.source) not in (
-        stubs.get(NOTEBOOK_STUB_KEY.format(id=lesson.id)), stubs.get(lesson.id))
+    stub = stubs.get(NOTEBOOK_STUB_KEY.format(id=lesson.id))
+    if stub is None and lesson.stub is not None and lesson.stub.is_file():  # course repository
+        from loopgrader.course.notebook_stub import stub_code_fingerprint
+
+        stub = stub_code_fingerprint(lesson.stub.read_text(encoding="utf-8"), lesson.id)
+    return fingerprint_text(source.source) not in (stub, stubs.get(lesson.id))
 
