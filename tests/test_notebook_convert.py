@@ -161,3 +161,35 @@ def test_imports_of_modules_not_installed_are_left_out_with_a_note() -> None:
         "grading runs",
         "cell 1, line 3: left out the import of plotting_lib: it is not installed where grading "
         "runs"]
+
+
+def test_messages_about_the_converted_code_point_into_cells(tmp_path: Path) -> None:
+    from loopgrader.course.submission import LessonSource
+
+    source = LessonSource(tmp_path / "1.2" / "lr.ipynb", "x\ny\nz\n", ((2, 1), (4, 3), (4, 4)),
+                          code_name="lr.py")
+    message = (f"{tmp_path}/run/notebooks/1.2/lr.py, line 3: your file does not import\n"
+               "  lr.py, line 2, in f: y\nlr.py has no function named 'g'; lr.py, line 9")
+    assert source.translate(message) == (
+        "cell 4, line 4 in lr.ipynb: your file does not import\n"
+        "  cell 4, line 3 in lr.ipynb, in f: y\n"
+        "lr.ipynb has no function named 'g'; lr.ipynb, line 9 of its code")
+    assert LessonSource(tmp_path / "lr.py").translate("lr.py, line 3") == "lr.py, line 3"
+
+
+def test_github_annotations_name_the_notebook_and_the_cell(tmp_path: Path) -> None:
+    from loopgrader.course.catalog import Lesson
+    from loopgrader.course.submission import LessonSource
+    from loopgrader.grading.check import CheckReport, LessonCheck
+    from loopgrader.grading.results import LessonResult, TestResult
+    from loopgrader.output.github import error_annotations
+
+    lesson = Lesson("1.2", 1, "LR", "lr.py", 1.0, None, "ready", tmp_path)
+    failing = TestResult("fit works", 0, 1, False,
+                         message="fit raised ValueError\n  cell 5, line 2 in lr.ipynb, in fit: x")
+    source = LessonSource(tmp_path / "subs/1.2/lr.ipynb", "", code_name="lr.py")
+    check = LessonCheck(lesson, LessonResult("1.2", (failing,), "cpu", 0.1), source=source)
+    lines = error_annotations(CheckReport("1.2", (check,), (), "cpu", 0.1), tmp_path / "subs",
+                              tmp_path)
+    assert lines == ["::error file=subs/1.2/lr.ipynb,title=1.2%3A fit works (cell 5%2C line 2)"
+                     "::fit raised ValueError%0A  cell 5, line 2 in lr.ipynb, in fit: x"]
