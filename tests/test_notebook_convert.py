@@ -193,3 +193,18 @@ def test_github_annotations_name_the_notebook_and_the_cell(tmp_path: Path) -> No
                               tmp_path)
     assert lines == ["::error file=subs/1.2/lr.ipynb,title=1.2%3A fit works (cell 5%2C line 2)"
                      "::fit raised ValueError%0A  cell 5, line 2 in lr.ipynb, in fit: x"]
+
+
+def test_old_and_hostile_notebooks_are_read_without_warnings_or_crashes(tmp_path: Path) -> None:
+    def cell(source: str) -> dict[str, object]:
+        return {"cell_type": "code", "source": source, "metadata": {}, "outputs": [],
+                "execution_count": None}  # no "id": written by an old Jupyter
+
+    path = tmp_path / "n.ipynb"
+    path.write_text(json.dumps({
+        "metadata": {}, "nbformat": 4, "nbformat_minor": 5,
+        "cells": [cell("x = " + "+".join(["1"] * 100_000)), cell("def f():\n    return 1")]}))
+    result = convert(path)  # pytest turns warnings into errors here
+    assert _run(result.source)["f"]() == 1  # type: ignore[operator]
+    assert [str(n) for n in result.notes] == [
+        "cell 1: left out: its code is nested too deeply to read"]

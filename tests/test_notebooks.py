@@ -48,6 +48,9 @@ def test_check_grades_a_notebook_like_the_same_code_in_a_py(tmp_path: Path) -> N
         results[name] = json.loads(out)
     assert results["nb"]["lessons"]["1.2"]["score"] == results["py"]["lessons"]["1.2"]["score"]
     assert 0 < results["py"]["lessons"]["1.2"]["score"] < 21
+    assert results["nb"]["lessons"]["1.2"]["graded_file"] == NB
+    assert results["py"]["lessons"]["1.2"]["graded_file"] == "linear_regression.py"
+    assert any("dropped a shell escape" in n for n in results["nb"]["lessons"]["1.2"]["notes"])
     assert [t["status"] for t in results["nb"]["tests"]] == \
         [t["status"] for t in results["py"]["tests"]]
     output = "\n".join(t["output"] for t in results["nb"]["tests"])

@@ -30,6 +30,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,7 +109,9 @@ def read_notebook(path: Path) -> Any:
     captured: dict[str, Any] = {}
     try:
         reads: Any = nbformat.reads  # untyped
-        notebook = reads(text, as_version=4, capture_validation_error=captured)
+        with warnings.catch_warnings():  # e.g. cells without ids in old notebooks: harmless
+            warnings.simplefilter("ignore")
+            notebook = reads(text, as_version=4, capture_validation_error=captured)
     except Exception as exc:  # nbformat raises several types for damaged JSON and old formats
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         what = "is not a Jupyter notebook" if isinstance(exc, NotJSONError) or \
@@ -153,7 +156,11 @@ def convert_notebook(notebook: Any, name: str,
     for number, cell in enumerate(notebook.cells, start=1):
         if cell.get("cell_type") != "code" or not str(cell.get("source", "")).strip():
             continue
-        kept = _convert_cell(number, cell, out, defined, notes)
+        try:
+            kept = _convert_cell(number, cell, out, defined, notes)
+        except (RecursionError, MemoryError):  # code nested too deeply to analyse
+            notes.append(CellNote(number, 0, "left out: its code is nested too deeply to read"))
+            kept = False
         (used if kept else left_out).append(number)
     return Conversion(name, out.text(), tuple(out.line_map), tuple(used), tuple(left_out),
                       tuple(sorted(notes, key=lambda note: (note.cell, note.line))))
@@ -200,9 +207,10 @@ def _convert_cell(number: int, cell: Any, out: _Output, defined: dict[str, tuple
         return False
     try:
         tree = ast.parse("\n".join(lines))
-    except SyntaxError as exc:
-        notes.append(CellNote(number, exc.lineno or 0, f"syntax error, so the whole cell was "
-                                                       f"left out: {exc.msg}"))
+    except (SyntaxError, ValueError) as exc:  # ValueError: null bytes (Python < 3.12)
+        notes.append(CellNote(number, getattr(exc, "lineno", 0) or 0,
+                              "syntax error, so the whole cell was left out: "
+                              f"{getattr(exc, 'msg', exc)}"))
         return False
     if TAG_INCLUDE in tags:
         out.add(lines, number, 1)

@@ -122,7 +122,10 @@ def check_json(report: CheckReport) -> dict[str, Any]:
         lesson=report.selector, device=report.device, loopgrader_version=__version__,
         lessons={c.lesson.id: {"status": c.exercise.status if c.exercise else "quiz only",
                                "score": c.score, "max_score": c.max_score,
-                               "quiz_score": c.quiz.score if c.quiz else None}
+                               "quiz_score": c.quiz.score if c.quiz else None,
+                               "graded_file": c.source.path.name
+                               if c.source and c.source.path else None,
+                               "notes": list(c.source.notes) if c.source else []}
                  for c in report.checks},
         not_built=[lesson.id for lesson in report.not_built],
     )
