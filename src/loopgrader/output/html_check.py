@@ -6,6 +6,7 @@ a student's exception message can never inject markup into the notebook.
 
 from __future__ import annotations
 
+import time
 from html import escape
 
 from loopgrader.grading.check import CheckReport, LessonCheck
@@ -55,6 +56,9 @@ def _lesson_html(check: LessonCheck) -> str:
         else:
             rows.append(_tests_table(check))
     notes = check.source.notes if check.source else ()
+    saved = _saved_at(check)
+    if saved:
+        rows.append(f"<p><i>{escape(saved)}</i></p>")
     if notes:
         rows.append("<ul>" + "".join(f"<li>{escape(note)}</li>" for note in notes) + "</ul>")
     if check.quiz is not None:
@@ -65,6 +69,19 @@ def _lesson_html(check: LessonCheck) -> str:
         rows.append(f"<p>{escape(text)}</p>")
     rows += [f"<p>advice (no points): {escape(line)}</p>" for line in check.advice]
     return f"<h4>{escape(head)}</h4>" + "\n".join(rows)
+
+
+def _saved_at(check: LessonCheck) -> str | None:
+    """When the graded file was saved: unsaved edits in an open notebook are not graded."""
+    path = check.source.path if check.source else None
+    try:
+        stamp = path.stat().st_mtime if path is not None else None
+    except OSError:
+        return None
+    if path is None or stamp is None:
+        return None
+    return f"graded {path.name} as saved at {time.strftime('%H:%M:%S', time.localtime(stamp))}" \
+        " (save the notebook before checking)"
 
 
 def _tests_table(check: LessonCheck) -> str:
