@@ -223,7 +223,7 @@ def _convert_cell(number: int, cell: Any, out: _Output, defined: dict[str, tuple
               for stmt in tree.body if id(stmt) in missing]
     kept = [stmt for stmt in tree.body if _keeps(stmt) and id(stmt) not in missing]
     dropped = [stmt for stmt in tree.body if not _keeps(stmt) or id(stmt) in missing]
-    notes += [CellNote(number, stmt.lineno, f"left out {_why(stmt, lines)}".replace(" :", ":"))
+    notes += [CellNote(number, stmt.lineno, _why(stmt, lines))
               for stmt in dropped if not _is_docstring(stmt) and id(stmt) not in missing]
     _add_statements(number, lines, kept, dropped, out)
     _note_definitions(number, kept, defined, notes)
@@ -321,17 +321,18 @@ def _is_docstring(stmt: ast.stmt) -> bool:
 
 
 def _why(stmt: ast.stmt, lines: list[str]) -> str:
+    """The note for a top-level statement that is left out."""
     code = lines[stmt.lineno - 1].strip()
     code = code if len(code) <= 60 else code[:57] + "..."
     if isinstance(stmt, ast.Expr):
         what = "a top-level call" if isinstance(stmt.value, ast.Call) else "a top-level expression"
     elif isinstance(stmt, ast.If) and _is_main_guard(stmt):
-        what = ": runs only as a script"
+        return f"left out: runs only as a script ({code})"
     elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
         what = "an assignment that runs code (not a constant)"
     else:
         what = f"a top-level {type(stmt).__name__.lower()} statement"
-    return f"{what} ({code})"
+    return f"left out {what} ({code})"
 
 
 def _first_line(stmt: ast.stmt) -> int:
