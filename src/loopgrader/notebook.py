@@ -18,7 +18,8 @@ from loopgrader.errors import LoopgraderError
 
 __all__ = ["CheckResult", "check", "load_ipython_extension"]
 
-USAGE = "usage: %loopgrader check LESSON [--submission DIR] [--course DIR] [--timeout SECONDS]"
+USAGE = ("usage: %loopgrader check LESSON... [--submission DIR] [--course DIR] "
+         "[--timeout SECONDS]")
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,8 @@ class CheckResult:
 
 def check(lesson: str, *, submission: str | Path | None = None, course: str | Path | None = None,
           timeout: float = 60.0) -> CheckResult:
-    """Grade ``lesson`` (``"2.3"``, a module ``"2"`` or ``"all"``) like ``loopgrader check``."""
+    """Grade ``lesson`` (``"2.3"``, several ``"2.3 2.4"``, a module ``"2"`` or ``"all"``) like
+    ``loopgrader check``."""
     from loopgrader.course.catalog import find_course_root, load_course
     from loopgrader.grading.check import run_check
 
@@ -72,12 +74,18 @@ def check(lesson: str, *, submission: str | Path | None = None, course: str | Pa
 
 
 def _magic(line: str) -> CheckResult | None:
-    """``%loopgrader check LESSON [--submission DIR] [--course DIR] [--timeout SECONDS]``."""
+    """``%loopgrader check LESSON... [--submission DIR] [--course DIR] [--timeout SECONDS]``."""
     words = shlex.split(line)
-    if len(words) < 2 or words[0] != "check" or len(words) % 2:
+    lessons = []
+    for word in words[1:]:
+        if word.startswith("--"):
+            break
+        lessons.append(word)
+    rest = words[1 + len(lessons):]
+    if not words or words[0] != "check" or not lessons or len(rest) % 2:
         print(USAGE)
         return None
-    options = dict(zip(words[2::2], words[3::2], strict=True))
+    options = dict(zip(rest[::2], rest[1::2], strict=True))
     unknown = set(options) - {"--submission", "--course", "--timeout"}
     if unknown:
         print(f"unknown option {sorted(unknown)[0]}; {USAGE}")
@@ -87,7 +95,7 @@ def _magic(line: str) -> CheckResult | None:
     except ValueError:
         print(f"--timeout expects a number of seconds; {USAGE}")
         return None
-    return check(words[1], submission=options.get("--submission"),
+    return check(" ".join(lessons), submission=options.get("--submission"),
                  course=options.get("--course"), timeout=timeout)
 
 
