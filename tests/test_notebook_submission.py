@@ -55,3 +55,14 @@ def test_an_untouched_generated_notebook_stub_is_not_started(tmp_path: Path) -> 
     (tmp_path / "1.2" / NB).write_text("{broken")  # graded, so that its problem is reported
     assert file_started(lesson, tmp_path, stubs)
     assert "is not a Jupyter notebook" in (lesson_source(lesson, tmp_path, stubs).error or "")
+
+
+def test_a_notebook_only_submission_is_timed_by_its_notebook(tmp_path: Path) -> None:
+    from loopgrader.batch.term import find_lesson_file
+
+    lesson = load_course(REPO).lesson("1.2")
+    notebook = write_notebook(tmp_path / "ann/exercises/1.2" / NB, nbformat.v4.new_notebook())
+    assert find_lesson_file(tmp_path / "ann", lesson) == notebook
+    script = tmp_path / "ann/exercises/1.2/linear_regression.py"
+    script.write_text("x = 1\n")
+    assert find_lesson_file(tmp_path / "ann", lesson) == script
