@@ -112,7 +112,7 @@ def test_rows_without_grading_keep_the_maximum(course: Path) -> None:
     lesson = load_course(course).lessons[0]
     row = pair_without_grading("ann", lesson, "not submitted", QuizScore(2.0))
     assert (row.score, row.max_score, row.quiz_score) == (0.0, 6.0, None)
-    assert "no 1.1/calc.py in the submission" in row.message
+    assert "no 1.1/calc.py (or calc.ipynb) in the submission" in row.message
 
 
 def _pair(student: str, passed: bool, message: str = "wrong") -> PairRecord:

@@ -32,7 +32,8 @@ from loopgrader.batch.rows import (
 from loopgrader.batch.stage import Staged, Submission, discover, safe_name, stage
 from loopgrader.batch.term import Term, TermOptions, apply_term, load_term
 from loopgrader.course.catalog import Course, Lesson, select_lessons
-from loopgrader.course.stubs import fingerprint, stub_fingerprints
+from loopgrader.course.stubs import stub_fingerprints
+from loopgrader.course.submission import file_started, lesson_source
 from loopgrader.errors import CourseError, LoopgraderError, SubmissionError, UsageError
 from loopgrader.grading.runner import (
     GraderTimeout,
@@ -329,14 +330,18 @@ def _grade_staged(host: GraderHost, context: _Context, student: str, staged: Sta
         quiz = score_answers(context.quizzes.get(lesson.id), staged.answers.get(lesson.id),
                              str(staged.root))
         mark = staged.fingerprints[lesson.id]
-        file = staged.files.get(lesson.id)
+        source = lesson_source(lesson, staged.root, context.stubs)
         if lesson.id in staged.problems:
             pairs.append(pair_without_grading(student, lesson, PairStatus.ERROR, quiz,
                                               staged.problems[lesson.id], mark))
-        elif file is None:
+        elif source.path is None:
             pairs.append(pair_without_grading(student, lesson, PairStatus.NOT_SUBMITTED, quiz,
                                               fingerprint=mark))
-        elif fingerprint(file) == context.stubs.get(lesson.id):
+        elif source.error is not None:  # a damaged notebook: only this lesson is an error
+            pairs.append(pair_without_grading(student, lesson, PairStatus.ERROR, quiz,
+                                              source.error.replace(str(staged.root) + "/", ""),
+                                              mark))
+        elif not file_started(lesson, staged.root, context.stubs, source):
             pairs.append(pair_without_grading(student, lesson, PairStatus.NOT_STARTED, quiz,
                                               "the file is still the stub", mark))
         else:

@@ -71,8 +71,9 @@ def pair_without_grading(student: str, lesson: Lesson, status: str, quiz: QuizSc
     """A row for a lesson whose exercise was not run (not submitted, stub, refused)."""
     exercise_max = lesson.points if lesson.file is not None else 0.0
     if status == PairStatus.NOT_SUBMITTED and not message and lesson.file is not None:
-        message = (f"no {lesson.id}/{lesson.file} in the submission (links and files in the "
-                   "wrong place are not graded)")
+        notebook = lesson.file.removesuffix(".py") + ".ipynb"
+        message = (f"no {lesson.id}/{lesson.file} (or {notebook}) in the submission (links and "
+                   "files in the wrong place are not graded)")
     if lesson.file is None and quiz.score is not None:  # a quiz-only lesson, answered
         status = PairStatus.GRADED
     return PairRecord(

@@ -2,8 +2,9 @@
 
 A submission is a folder laid out like ``exercises/`` or a ``.zip`` of one (the student is the
 folder's or archive's name). Staging copies, for each lesson, only the files the lesson names
-(its file and ``answers.yaml``) into a fresh folder: nothing else from the submission is ever
-copied, symbolic links are never followed, and files past a size limit are refused.
+(its file, a notebook of the same stem, and ``answers.yaml``) into a fresh folder: nothing else
+from the submission is ever copied, symbolic links are never followed, and files past a size
+limit are refused.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ __all__ = ["Staged", "Submission", "discover", "stage"]
 
 ANSWERS = "answers.yaml"
 MAX_LESSON_FILE = 1 << 20
+MAX_NOTEBOOK_FILE = 32 << 20  # outputs (plots) make notebooks large; only the code is graded
 MAX_ANSWERS_FILE = 256 << 10
 MAX_WALK = 20_000
 
@@ -46,6 +48,7 @@ class Staged:
 
     root: Path
     files: dict[str, Path] = field(default_factory=dict)  # lesson → staged lesson file
+    notebooks: dict[str, Path] = field(default_factory=dict)  # lesson → staged notebook
     answers: dict[str, Path] = field(default_factory=dict)  # lesson → staged answers file
     problems: dict[str, str] = field(default_factory=dict)  # lesson → why it was refused
     fingerprints: dict[str, str] = field(default_factory=dict)  # lesson → what was submitted
@@ -97,6 +100,8 @@ def stage(submission: Submission, lessons: list[Lesson], target: Path) -> Staged
     for lesson in lessons:
         if lesson.file is not None:
             _stage_file(staged, tree, lesson, lesson.file, MAX_LESSON_FILE, staged.files)
+            _stage_file(staged, tree, lesson, Path(lesson.file).stem + ".ipynb",
+                        MAX_NOTEBOOK_FILE, staged.notebooks)
         _stage_file(staged, tree, lesson, ANSWERS, MAX_ANSWERS_FILE, staged.answers)
         staged.fingerprints[lesson.id] = _fingerprint(staged, lesson.id)
     if submission.is_zip:
@@ -143,7 +148,8 @@ def _stage_file(staged: Staged, tree: list[tuple[tuple[str, ...], Path]], lesson
 
 def _fingerprint(staged: Staged, lesson: str) -> str:
     digest = hashlib.sha256()
-    for label, files in (("file", staged.files), ("answers", staged.answers)):
+    for label, files in (("file", staged.files), ("answers", staged.answers),
+                         ("notebook", staged.notebooks)):
         path = files.get(lesson)
         digest.update(label.encode() + b"\0")
         digest.update(path.read_bytes() if path else b"-")

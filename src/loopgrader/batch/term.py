@@ -96,6 +96,8 @@ def find_lesson_file(folder: Path, lesson: Lesson) -> Path | None:
     if lesson.file is None:
         return None
     best: Path | None = None
+    best_notebook: Path | None = None
+    notebook = lesson.file.removesuffix(".py") + ".ipynb"
     seen = 0
     for root, dirs, files in os.walk(folder, followlinks=False):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
@@ -106,7 +108,11 @@ def find_lesson_file(folder: Path, lesson: Lesson) -> Path | None:
             path = Path(root) / lesson.file
             if best is None or len(path.parts) < len(best.parts):
                 best = path
-    return best
+        if notebook in files and Path(root).name == lesson.id:
+            found = Path(root) / notebook
+            if best_notebook is None or len(found.parts) < len(best_notebook.parts):
+                best_notebook = found
+    return best or best_notebook  # a notebook-only submission: the notebook's time
 
 
 def _iso(moment: datetime | None) -> str:

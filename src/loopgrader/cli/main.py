@@ -192,14 +192,18 @@ def build() -> None:
 
 @build.command(name="student")
 @click.argument("out", type=click.Path(file_okay=True, path_type=Path))
+@click.option("--notebooks", is_flag=True,
+              help="Also ship a Jupyter notebook version of every stub (made from the .py).")
 @course_option
 @debug_option
-def build_student_command(out: Path, course_dir: Path | None, debug: bool) -> None:
+def build_student_command(out: Path, notebooks: bool, course_dir: Path | None,
+                          debug: bool) -> None:
     """Write the students' starter repository into OUT (a new or empty folder)."""
     from loopgrader.course.catalog import find_course_root
     from loopgrader.dist.student import build_student
 
-    result = guarded(debug, lambda: build_student(find_course_root(Path.cwd(), course_dir), out))
+    result = guarded(debug, lambda: build_student(find_course_root(Path.cwd(), course_dir), out,
+                                                  notebooks=notebooks))
     hidden = sum(len(v) for v in result.stripped.values())
     click.echo(f"students' repository written to {result.out} ({hidden} hidden or "
                f"reference-dependent tests stripped; public points: "

@@ -8,16 +8,21 @@ import hashlib
 import json
 from pathlib import Path
 
-from loopgrader.course.catalog import Course, Lesson
+from loopgrader.course.catalog import Course
 
-__all__ = ["STUBS_FILE", "fingerprint", "is_started", "stub_fingerprints"]
+__all__ = ["STUBS_FILE", "fingerprint", "fingerprint_text", "stub_fingerprints"]
 
 STUBS_FILE = "stubs.json"
 
 
 def fingerprint(path: Path) -> str:
     """SHA-256 of the file with line endings and trailing spaces normalised."""
-    text = path.read_bytes().decode("utf-8", errors="replace").replace("\r\n", "\n")
+    return fingerprint_text(path.read_bytes().decode("utf-8", errors="replace"))
+
+
+def fingerprint_text(text: str) -> str:
+    """:func:`fingerprint` of a text already read."""
+    text = text.replace("\r\n", "\n")
     normal = "\n".join(line.rstrip() for line in text.strip().splitlines())
     return hashlib.sha256(normal.encode("utf-8")).hexdigest()
 
@@ -31,12 +36,3 @@ def stub_fingerprints(course: Course) -> dict[str, str]:
     return {lesson.id: fingerprint(lesson.stub) for lesson in course.lessons
             if lesson.stub is not None and lesson.stub.is_file()}
 
-
-def is_started(lesson: Lesson, submission_root: Path, stubs: dict[str, str]) -> bool:
-    """True when the student's file differs from the stub or their quiz has answers."""
-    if (submission_root / lesson.id / "answers.yaml").is_file():
-        return True
-    submitted = lesson.submitted_file(submission_root)
-    if submitted is None or not submitted.is_file():
-        return False
-    return fingerprint(submitted) != stubs.get(lesson.id)

@@ -3,7 +3,8 @@
 Gradescope unpacks the bundle into ``$ROOT/source``, puts the student's upload in
 ``$ROOT/submission`` and reads ``$ROOT/results/results.json``; ``$ROOT`` is ``/autograder``
 unless ``AUTOGRADER_ROOT`` says otherwise (tests use a temporary folder). An upload may be the
-bare lesson files, or a repository laid out like ``exercises/``: lesson files are found by name.
+bare lesson files, or a repository laid out like ``exercises/``: lesson files (``.py``, or a
+notebook with the same stem) are found by name.
 
 Run as ``python -m loopgrader.dist.gradescope_run`` (what the bundle's ``run_autograder`` does).
 """
@@ -40,12 +41,14 @@ def collect_submission(course: Course, upload: Path, target: Path) -> list[str]:
     found: list[str] = []
     files = [p for p in upload.rglob("*") if p.is_file() and not p.is_symlink()]
     for lesson in course.lessons:
-        if lesson.file is not None:
-            chosen = _pick([p for p in files if p.name == lesson.file], lesson.id)
+        names = () if lesson.file is None else (lesson.file, Path(lesson.file).stem + ".ipynb")
+        for name in names:
+            chosen = _pick([p for p in files if p.name == name], lesson.id)
             if chosen is not None:
                 (target / lesson.id).mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(chosen, target / lesson.id / lesson.file)
-                found.append(lesson.id)
+                shutil.copyfile(chosen, target / lesson.id / name)
+                if lesson.id not in found:
+                    found.append(lesson.id)
         answers = [p for p in files if p.name == "answers.yaml" and p.parent.name == lesson.id]
         if answers:
             (target / lesson.id).mkdir(parents=True, exist_ok=True)
@@ -64,8 +67,10 @@ def run_autograder(root: Path) -> dict[str, object]:
                                record=False)
         results = check_json(report)
         _hidden_after_due_date(course, report, results)
-        results["output"] = ("Graded lessons with a file in your upload: "
-                             f"{', '.join(found) or 'none found'}.")
+        notes = [f"{check.lesson.id}: {note}" for check in report.checks if check.source
+                 for note in check.source.notes]
+        results["output"] = "\n".join([("Graded lessons with a file in your upload: "
+                                        f"{', '.join(found) or 'none found'}."), *notes])
     except LoopgraderError as error:
         results = {"score": 0, "output": f"The autograder could not grade this submission: "
                                          f"{error.message}", "tests": []}

@@ -20,6 +20,7 @@ import yaml
 from loopgrader.course.authoring import imports_any, private_modules
 from loopgrader.course.calendar import ManifestLoader
 from loopgrader.course.catalog import MANIFEST, Course, load_course
+from loopgrader.course.notebook_stub import stub_code_fingerprint, stub_notebook_text
 from loopgrader.course.stubs import STUBS_FILE, fingerprint
 from loopgrader.dist.strip import strip_hidden
 from loopgrader.errors import CourseError, UsageError
@@ -91,7 +92,8 @@ def _copy_graders(course: Course, out: Path) -> dict[str, list[str]]:
     return stripped
 
 
-def _copy_content(course: Course, out: Path, secret: bytes) -> dict[str, str]:
+def _copy_content(course: Course, out: Path, secret: bytes,
+                  notebooks: bool = False) -> dict[str, str]:
     stubs: dict[str, str] = {}
     for lesson in course.lessons:
         if lesson.stub is not None and lesson.stub.is_file():
@@ -99,6 +101,11 @@ def _copy_content(course: Course, out: Path, secret: bytes) -> dict[str, str]:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(lesson.stub, target)
             stubs[lesson.id] = fingerprint(lesson.stub)
+            if notebooks:  # generated from the .py stub, which stays the single source
+                text = lesson.stub.read_text(encoding="utf-8")
+                target.with_suffix(".ipynb").write_text(stub_notebook_text(text, lesson.id),
+                                                        encoding="utf-8")
+                stubs[f"{lesson.id}.ipynb"] = stub_code_fingerprint(text, lesson.id)
         if lesson.quiz is not None and lesson.quiz.is_file():
             target = out / lesson.quiz.relative_to(course.root)
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -134,15 +141,17 @@ def _write_docs(course: Course, out: Path) -> None:
                                     encoding="utf-8")
 
 
-def build_student(course_root: Path, out: Path, *, secret: bytes | None = None) -> BuildResult:
-    """Write the students' starter repository into ``out`` (new or empty)."""
+def build_student(course_root: Path, out: Path, *, secret: bytes | None = None,
+                  notebooks: bool = False) -> BuildResult:
+    """Write the students' starter repository into ``out`` (new or empty); with ``notebooks``,
+    a notebook version of every stub beside it (docs/notebooks.md)."""
     check_output_folder(out)
     course = _validated(course_root)
     out.mkdir(parents=True, exist_ok=True)
     shutil.copytree(engine_source(course), out / "src" / "loopgrader", ignore=SKIP)
     for name in ("pyproject.toml", "constraints.txt"):
         shutil.copy2(course.root / name, out / name)
-    stubs = _copy_content(course, out, secret or os.urandom(32))
+    stubs = _copy_content(course, out, secret or os.urandom(32), notebooks)
     stripped = _copy_graders(course, out)
     (out / STUBS_FILE).write_text(json.dumps(stubs, indent=1, sort_keys=True), encoding="utf-8")
     _write_docs(course, out)

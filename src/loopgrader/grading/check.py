@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -9,7 +10,8 @@ from pathlib import Path
 
 from loopgrader.checks.source import static_hints
 from loopgrader.course.catalog import Course, Lesson, select_many
-from loopgrader.course.stubs import is_started, stub_fingerprints
+from loopgrader.course.stubs import stub_fingerprints
+from loopgrader.course.submission import LessonSource, is_started
 from loopgrader.errors import LoopgraderError
 from loopgrader.grading.results import LessonResult
 from loopgrader.grading.runner import grade_lessons
@@ -50,6 +52,7 @@ class LessonCheck:
     quiz: QuizCheck | None = None
     quiz_max: float = 0.0
     advice: tuple[str, ...] = ()  # static hints from the source: advice, never points
+    source: LessonSource | None = None  # the file graded (a .py or a notebook) and notes on it
 
     @property
     def passed(self) -> bool:
@@ -121,13 +124,15 @@ def check_lessons(course: Course, lessons: Sequence[Lesson], submission_root: Pa
     quizzes and record an attempt per graded exercise; also returns the device used."""
     graded = [lesson for lesson in lessons if lesson.file]
     results: dict[str, LessonResult] = {}
+    sources: dict[str, LessonSource] = {}
     device_used = device
     if graded:
         run = grade_lessons(course, graded, submission_root, device=device, timeout=timeout,
                             host=host)
-        results = run.results
+        results, sources = run.results, run.sources
         device_used = next(iter(results.values())).device if results else device
-    checks = tuple(lesson_check(lesson, results.get(lesson.id), submission_root)
+    checks = tuple(lesson_check(lesson, results.get(lesson.id), submission_root,
+                                sources.get(lesson.id))
                    for lesson in lessons)
     if record:
         for check in checks:
@@ -136,19 +141,29 @@ def check_lessons(course: Course, lessons: Sequence[Lesson], submission_root: Pa
     return checks, device_used
 
 
-def lesson_check(lesson: Lesson, exercise: LessonResult | None,
-                 submission_root: Path) -> LessonCheck:
+def lesson_check(lesson: Lesson, exercise: LessonResult | None, submission_root: Path,
+                 source: LessonSource | None = None) -> LessonCheck:
     """``lesson``'s check from its graded ``exercise`` (or an earlier result, kept): its quiz
-    scored from the answers file and advice from the source."""
-    check = _quiz_check(lesson, exercise, submission_root)
+    scored from the answers file and advice from the source that was graded."""
+    check = replace(_quiz_check(lesson, exercise, submission_root), source=source)
     if exercise is None or exercise.status in (LessonStatus.NOT_STARTED, LessonStatus.MISSING,
                                                 LessonStatus.DOES_NOT_IMPORT):
         return check
-    return replace(check, advice=_advice(lesson, submission_root))
+    try:
+        return replace(check, advice=_advice(lesson, submission_root, source))
+    except (SyntaxError, ValueError):
+        return check
 
 
-def _advice(lesson: Lesson, submission_root: Path) -> tuple[str, ...]:
-    path = lesson.submitted_file(submission_root)
+def _advice(lesson: Lesson, submission_root: Path,
+            source: LessonSource | None) -> tuple[str, ...]:
+    if source is not None and source.is_notebook:
+        if source.source is None:
+            return ()
+        hints = static_hints(source.source)
+        return tuple(re.sub(r"^line (\d+)", lambda m: source.translate_line(int(m.group(1)))
+                            or m.group(0), hint) for hint in hints)
+    path = source.path if source is not None else lesson.submitted_file(submission_root)
     if path is None or not path.is_file():
         return ()
     try:

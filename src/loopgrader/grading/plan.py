@@ -22,6 +22,7 @@ class LessonPlan:
     student_file: str | None  # None when the submission has no such file
     reference_file: str | None
     probe_files: tuple[str, ...] = ()
+    load_error: str | None = None  # the student's notebook could not be read (the message)
 
 
 @dataclass(frozen=True)

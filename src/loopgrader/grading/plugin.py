@@ -88,6 +88,9 @@ class _Session:
         self.references: dict[str, types.ModuleType] = {}
 
     def student(self, lesson: LessonPlan) -> StudentModule:
+        if lesson.load_error is not None:  # a notebook that could not be read
+            self.import_errors[lesson.lesson] = lesson.load_error
+            raise StudentImportError(lesson.load_error)
         if lesson.student_file is None:
             raise StudentFileMissing(
                 f"no file to grade for lesson {lesson.lesson}: the submission has no "
@@ -193,6 +196,8 @@ def student(request: pytest.FixtureRequest) -> Student:
 def student_file(request: pytest.FixtureRequest) -> Path:
     """Path of the student's file, for rules on its source (read as text, never run here)."""
     lesson = _lesson(request)
+    if lesson.load_error is not None:
+        raise StudentImportError(lesson.load_error)
     if lesson.student_file is None:
         raise StudentFileMissing(f"no file to grade for lesson {lesson.lesson}")
     return Path(lesson.student_file)

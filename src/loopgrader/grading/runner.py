@@ -16,10 +16,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from loopgrader.course.catalog import Course, Lesson
+from loopgrader.course.stubs import stub_fingerprints
+from loopgrader.course.submission import LessonSource, lesson_source
 from loopgrader.errors import CourseError, LoopgraderError
 from loopgrader.grading.plan import LessonPlan, RunPlan
 from loopgrader.grading.results import LessonResult, parse_report
@@ -57,6 +59,7 @@ class GradeRun:
     log: str
     duration_s: float
     isolation: str = "limits"
+    sources: dict[str, LessonSource] = field(default_factory=dict)  # the file graded per lesson
 
 
 @dataclass(frozen=True)
@@ -114,15 +117,27 @@ def may_build_optimizers(lessons: Sequence[Lesson]) -> bool:
     return False
 
 
-def lesson_plan(lesson: Lesson, submission_root: Path) -> LessonPlan:
-    """Where the graders, reference and student's file of ``lesson`` are."""
-    submitted = lesson.submitted_file(submission_root)
+def lesson_plan(lesson: Lesson, submission_root: Path, source: LessonSource | None = None,
+                work: Path | None = None) -> LessonPlan:
+    """Where the graders, reference and student's file of ``lesson`` are. A notebook's
+    converted source is written under ``work`` and graded in its place."""
+    submitted = source.path if source is not None else lesson.submitted_file(submission_root)
+    student_file = str(submitted.resolve()) if submitted and submitted.is_file() else None
+    load_error = None
+    if source is not None and source.is_notebook and work is not None:
+        load_error, student_file = source.error, None
+        if source.source is not None:
+            code = work / "notebooks" / lesson.id / source.code_name
+            code.parent.mkdir(parents=True, exist_ok=True)
+            code.write_text(source.source, encoding="utf-8")
+            student_file = str(code)
     return LessonPlan(
         lesson=lesson.id,
         graders_dir=str(lesson.graders_dir.resolve()),
-        student_file=str(submitted.resolve()) if submitted and submitted.is_file() else None,
+        student_file=student_file,
         reference_file=str(lesson.reference.resolve()) if lesson.reference else None,
         probe_files=tuple(str(p.resolve()) for p in lesson.probes),
+        load_error=load_error,
     )
 
 
@@ -145,13 +160,17 @@ def grade_lessons(course: Course, lessons: Sequence[Lesson], submission_root: Pa
 def run_graders(host: GraderHost, course: Course, lessons: Sequence[Lesson],
                 submission_root: Path, options: RunOptions) -> GradeRun:
     """One grader run on ``host``: every test of ``lessons`` on one submission."""
-    plan = RunPlan(lessons={lesson.id: lesson_plan(lesson, submission_root) for lesson in lessons},
-                   device=options.device, timeout=options.timeout,
-                   memory_bytes=options.memory_bytes, isolation=options.isolation,
-                   limits=options.limits.to_dict(), hidden_paths=options.hidden_paths,
-                   lesson_budget=options.lesson_budget)
+    stubs = stub_fingerprints(course)
+    sources = {lesson.id: lesson_source(lesson, submission_root, stubs) for lesson in lessons}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="loopgrader-run-") as tmp:
+        plan = RunPlan(lessons={lesson.id: lesson_plan(lesson, submission_root,
+                                                       sources[lesson.id], Path(tmp))
+                                for lesson in lessons},
+                       device=options.device, timeout=options.timeout,
+                       memory_bytes=options.memory_bytes, isolation=options.isolation,
+                       limits=options.limits.to_dict(), hidden_paths=options.hidden_paths,
+                       lesson_budget=options.lesson_budget)
         work = _work_folder(Path(tmp), plan)
         report_path = work / "report.json"
         args = _pytest_args(course, lessons, work, report_path, options.timeout)
@@ -163,7 +182,21 @@ def run_graders(host: GraderHost, course: Course, lessons: Sequence[Lesson],
         report = _read_report(report_path, log)
     _raise_on_collection_errors(report)
     results = parse_report(report, [lesson.id for lesson in lessons])
-    return GradeRun(results, log, time.perf_counter() - started, options.isolation)
+    results = {key: _translated(result, sources.get(key)) for key, result in results.items()}
+    return GradeRun(results, log, time.perf_counter() - started, options.isolation, sources)
+
+
+def _translated(result: LessonResult, source: LessonSource | None) -> LessonResult:
+    """A notebook's results with lines of its converted code shown as cells and lines."""
+    if source is None or not source.is_notebook:
+        return result
+
+    def text(value: str | None) -> str | None:
+        return None if value is None else source.translate(value)
+
+    tests = tuple(replace(t, message=text(t.message), hint=text(t.hint)) for t in result.tests)
+    return replace(result, tests=tests, import_error=text(result.import_error),
+                   missing_file=text(result.missing_file))
 
 
 def _work_folder(work: Path, plan: RunPlan) -> Path:

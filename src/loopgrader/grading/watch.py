@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from loopgrader.course.catalog import Course, Lesson, select_many
-from loopgrader.course.stubs import is_started, stub_fingerprints
+from loopgrader.course.stubs import stub_fingerprints
+from loopgrader.course.submission import is_started, notebook_path
 from loopgrader.errors import LoopgraderError, UsageError
 from loopgrader.grading.check import CheckReport, LessonCheck, check_lessons, lesson_check
 from loopgrader.grading.filewatch import FileWatcher, WatchMode
@@ -119,12 +120,11 @@ class WatchSession:
 
     @property
     def files(self) -> tuple[Path, ...]:
-        """Every file a save of which re-grades: the lessons' files and answers files."""
+        """Every file a save of which re-grades: the lessons' files (``.py`` and notebook) and
+        answers files."""
         found: list[Path] = []
         for lesson in self.lessons:
-            submitted = lesson.submitted_file(self.root)
-            if submitted is not None:
-                found.append(submitted)
+            found += self._lesson_files(lesson)
             if lesson.quiz is not None:
                 found.append(answers_path(self.root, lesson.id))
         return tuple(found)
@@ -171,8 +171,7 @@ class WatchSession:
         grade: list[Lesson] = []
         rescore: list[Lesson] = []
         for lesson in self.lessons:
-            submitted = lesson.submitted_file(self.root)
-            if submitted is not None and _absolute(submitted) in saved:
+            if any(_absolute(path) in saved for path in self._lesson_files(lesson)):
                 if self._wanted(lesson):
                     grade.append(lesson)
             elif _absolute(answers_path(self.root, lesson.id)) in saved:
@@ -181,6 +180,12 @@ class WatchSession:
                 else:  # answering the quiz starts a lesson not graded so far
                     grade.append(lesson)
         return self._grade(grade, rescore, tuple(sorted(saved)))
+
+    def _lesson_files(self, lesson: Lesson) -> list[Path]:
+        """The files that hold ``lesson``'s code: its ``.py`` and its notebook (the rule of
+        :mod:`loopgrader.course.submission` decides which one is graded)."""
+        return [path for path in (lesson.submitted_file(self.root),
+                                  notebook_path(lesson, self.root)) if path is not None]
 
     def _wanted(self, lesson: Lesson) -> bool:
         return not self._only_started or is_started(lesson, self.root, self._stubs)

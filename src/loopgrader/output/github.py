@@ -12,6 +12,7 @@ from loopgrader.grading.check import CheckReport
 __all__ = ["error_annotations", "step_summary"]
 
 LINE = re.compile(r", line (\d+)")
+CELL = re.compile(r"cell \d+, line \d+")
 
 
 def _escape(text: str, *, prop: bool = False) -> str:
@@ -47,20 +48,25 @@ def error_annotations(report: CheckReport, submission_root: Path,
         if check.exercise is None or check.lesson.file is None:
             continue
         path = submission_root / check.lesson.id / check.lesson.file
+        notebook = check.source is not None and check.source.is_notebook
+        if notebook and check.source is not None and check.source.path is not None:
+            path = check.source.path  # annotations name the cell: lines of the JSON mean nothing
         try:
             shown = path.resolve().relative_to(workspace.resolve())
         except ValueError:
             shown = path
-        definitions = _definitions(path)
+        definitions = {} if notebook else _definitions(path)
         for test in check.exercise.tests:
             if test.passed:
                 continue
             message = test.message or "failed"
-            line = _line_for(message, test.name, definitions)
+            line = None if notebook else _line_for(message, test.name, definitions)
             where = f"file={_escape(str(shown), prop=True)}"
             if line is not None:
                 where += f",line={line}"
-            title = _escape(f"{check.lesson.id}: {test.name}", prop=True)
+            cell = CELL.search(message) if notebook else None
+            title = f"{check.lesson.id}: {test.name}" + (f" ({cell.group(0)})" if cell else "")
+            title = _escape(title, prop=True)
             body = message + (f"\nhint: {test.hint}" if test.hint else "")
             lines.append(f"::error {where},title={title}::{_escape(body)}")
     return lines

@@ -49,7 +49,8 @@ def _lesson_text(check: LessonCheck) -> str:
     exercise = _exercise_text(check)
     quiz = _quiz_text(check)
     advice = "\n".join(f"  advice (no points): {line}" for line in check.advice)
-    return "\n".join(part for part in (exercise, quiz, advice) if part)
+    notes = "\n".join(f"  note: {line}" for line in (check.source.notes if check.source else ()))
+    return "\n".join(part for part in (exercise, notes, quiz, advice) if part)
 
 
 def _quiz_text(check: LessonCheck) -> str:
@@ -84,8 +85,10 @@ def _exercise_text(check: LessonCheck) -> str:
     if result.status == LessonStatus.NOT_STARTED:
         todo = sorted({m.group(1) for t in result.tests for m in TODO.finditer(t.message or "")})
         what = f" ({', '.join(todo)})" if todo else ""
+        graded = check.source.path if check.source and check.source.path else None
+        name = graded.name if graded is not None else lesson.file
         return (f"{head}: not started ({score})\n  Replace each `raise NotImplementedError` in "
-                f"exercises/{lesson.id}/{lesson.file}{what} with your code, then run "
+                f"exercises/{lesson.id}/{name}{what} with your code, then run "
                 f"`loopgrader check {lesson.id}` again.")
     lines = [f"{head}: {result.status} ({score})"]
     lines += [_test_line(test) for test in result.tests]
@@ -119,7 +122,10 @@ def check_json(report: CheckReport) -> dict[str, Any]:
         lesson=report.selector, device=report.device, loopgrader_version=__version__,
         lessons={c.lesson.id: {"status": c.exercise.status if c.exercise else "quiz only",
                                "score": c.score, "max_score": c.max_score,
-                               "quiz_score": c.quiz.score if c.quiz else None}
+                               "quiz_score": c.quiz.score if c.quiz else None,
+                               "graded_file": c.source.path.name
+                               if c.source and c.source.path else None,
+                               "notes": list(c.source.notes) if c.source else []}
                  for c in report.checks},
         not_built=[lesson.id for lesson in report.not_built],
     )
