@@ -89,7 +89,7 @@ class CheckReport:
 
 def run_check(*, course: Course, selector: str, submission_root: Path, device: str = "auto",
               timeout: float = 60.0, record: bool = True,
-              only_started: bool = False) -> CheckReport:
+              only_started: bool = False, isolation: str = "limits") -> CheckReport:
     """Grade the lessons ``selector`` names; record an attempt per graded lesson.
 
     With ``only_started``, lessons whose file is still the untouched stub (and whose quiz has no
@@ -108,7 +108,8 @@ def run_check(*, course: Course, selector: str, submission_root: Path, device: s
     results: dict[str, LessonResult] = {}
     device_used = device
     if graded:
-        run = grade_lessons(course, graded, submission_root, device=device, timeout=timeout)
+        run = grade_lessons(course, graded, submission_root, device=device, timeout=timeout,
+                           isolation=isolation)
         results = run.results
         device_used = next(iter(results.values())).device if results else device
     checks = tuple(_lesson_check(lesson, results.get(lesson.id), submission_root)
