@@ -21,6 +21,7 @@ import os
 import shutil
 import signal
 import sqlite3
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -200,3 +201,43 @@ def test_grade_keeps_honest_neighbours_exact(graded: tuple[Path, str, list[int]]
     assert {r["isolation"] for r in found.values()} == {graded[1]}
     results = json.loads((graded[0] / "results" / "z_good1" / "results.json").read_text())
     assert results["score"] == 4.0
+
+
+UNPRIVILEGED = 65534  # nobody
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv")
+                    or not Path("/usr/bin/python3").exists(),
+                    reason="needs root to switch to an ordinary user, setpriv and a system Python")
+def test_an_ordinary_user_gets_the_jail_through_user_namespaces(tmp_path: Path) -> None:
+    """``check`` as an ordinary user: the jail built without root (user namespaces), attacked
+    from inside. Only the standard library is needed, so the system's Python runs it."""
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "report.json").write_text("honest")
+    for path in (tmp_path, results, results / "report.json"):
+        os.chown(path, UNPRIVILEGED, UNPRIVILEGED)
+    secret = Path("/opt") / f"lg-secret-{TOKEN[:8]}-user" / "calc.py"
+    secret.parent.mkdir(parents=True, exist_ok=True)
+    secret.write_text(SECRET)
+    name = "lgu" + TOKEN[:8]
+    try:
+        proc = subprocess.run(
+            ["setpriv", f"--reuid={UNPRIVILEGED}", f"--regid={UNPRIVILEGED}", "--clear-groups",
+             "/usr/bin/python3", str(ATTACKS / "unprivileged" / "jail_probe.py"), str(results),
+             str(secret), name],
+            capture_output=True, text=True, timeout=120, check=False, cwd="/",
+            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(loopgrader.__file__).parents[1]),
+                 "PYTHONDONTWRITEBYTECODE": "1"})
+    finally:
+        shutil.rmtree(secret.parent, ignore_errors=True)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    if report["level"] != "namespaces":
+        pytest.skip("this kernel refuses unprivileged user namespaces")
+    seen = report["seen"]
+    assert seen["uid"] == UNPRIVILEGED
+    assert seen["report"] != "allowed" and seen["secret"] != "allowed", seen
+    assert seen["processes"] <= 2, seen  # its own PID namespace: itself and its init
+    assert report["survivors"] == 0
+    assert (results / "report.json").read_text() == "honest"

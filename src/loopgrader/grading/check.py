@@ -73,6 +73,7 @@ class CheckReport:
     device: str
     duration_s: float
     not_started: tuple[Lesson, ...] = ()
+    isolation: str = ""  # the level student code ran at (see loopgrader.sandbox.isolation)
 
     @property
     def passed(self) -> bool:
@@ -89,7 +90,7 @@ class CheckReport:
 
 def run_check(*, course: Course, selector: str, submission_root: Path, device: str = "auto",
               timeout: float = 60.0, record: bool = True,
-              only_started: bool = False, isolation: str = "limits") -> CheckReport:
+              only_started: bool = False, isolation: str = "auto") -> CheckReport:
     """Grade the lessons ``selector`` names; record an attempt per graded lesson.
 
     With ``only_started``, lessons whose file is still the untouched stub (and whose quiz has no
@@ -107,10 +108,12 @@ def run_check(*, course: Course, selector: str, submission_root: Path, device: s
     started = time.perf_counter()
     results: dict[str, LessonResult] = {}
     device_used = device
+    level = ""
     if graded:
         run = grade_lessons(course, graded, submission_root, device=device, timeout=timeout,
                            isolation=isolation)
         results = run.results
+        level = run.isolation
         device_used = next(iter(results.values())).device if results else device
     checks = tuple(_lesson_check(lesson, results.get(lesson.id), submission_root)
                    for lesson in lessons if lesson.ready)
@@ -119,7 +122,7 @@ def run_check(*, course: Course, selector: str, submission_root: Path, device: s
             if check.exercise is not None:
                 record_attempt(course.root, attempt_from_result(check.exercise))
     return CheckReport(selector, checks, not_built, device_used, time.perf_counter() - started,
-                       skipped)
+                       skipped, level)
 
 
 def _advice(lesson: Lesson, submission_root: Path) -> tuple[str, ...]:

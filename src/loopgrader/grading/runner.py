@@ -91,11 +91,12 @@ def grader_environment() -> dict[str, str]:
     return env
 
 
-def new_host(*, optimizers: bool = True) -> GraderHost:
+def new_host(*, optimizers: bool = True, cpus: tuple[int, ...] = ()) -> GraderHost:
     """A grader host (not started yet) with the grader environment. ``optimizers``: it and its
     workers preload what torch.optim needs (1-2 s once, instead of in every run and worker that
-    builds an optimizer); lessons that build none start faster without."""
-    return GraderHost(grader_environment(), optimizers=optimizers)
+    builds an optimizer); lessons that build none start faster without. ``cpus``: the host,
+    its grader runs and all their workers run on these CPUs only (a batch's job slot)."""
+    return GraderHost(grader_environment(), optimizers=optimizers, cpus=cpus)
 
 
 def may_build_optimizers(lessons: Sequence[Lesson]) -> bool:

@@ -64,9 +64,11 @@ class TaskOutcome:
 class GraderHost:
     """The grading side's handle on one host process (use as a context manager)."""
 
-    def __init__(self, env: dict[str, str], *, optimizers: bool = True) -> None:
+    def __init__(self, env: dict[str, str], *, optimizers: bool = True,
+                 cpus: tuple[int, ...] = ()) -> None:
         self._env = env
         self._optimizers = optimizers
+        self._cpus = cpus
         self._proc: subprocess.Popen[bytes] | None = None
         self._buffer = b""
         self._dir: Path | None = None  # the host's log folder, made when it starts
@@ -91,8 +93,12 @@ class GraderHost:
             self._dir = Path(tempfile.mkdtemp(prefix="loopgrader-host-"))
         with open(self._dir / "host.log", "ab") as log:
             command = [sys.executable, "-m", "loopgrader.sandbox.host"]
+            if self._optimizers:
+                command.append("--optimizers")
+            if self._cpus:
+                command += ["--cpus", ",".join(map(str, self._cpus))]
             self._proc = subprocess.Popen(
-                [*command, "--optimizers"] if self._optimizers else command,
+                command,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE, stderr=log, cwd=self._dir, env=self._env,
                 start_new_session=True)
@@ -216,6 +222,7 @@ def main() -> None:
     protocol = os.fdopen(os.dup(1), "wb", buffering=0)
     os.dup2(2, 1)  # only protocol messages may reach the protocol pipe
     _undumpable()
+    _pin(sys.argv[1:])
     from loopgrader.sandbox.forkserver import start_worker_server
 
     optimizers = "--optimizers" in sys.argv[1:]
@@ -272,6 +279,15 @@ def _warm_up(optimizers: bool) -> None:
             import torch._dynamo  # noqa: F401
     gc.collect()
     gc.freeze()
+
+
+def _pin(argv: list[str]) -> None:
+    """``--cpus 0,1``: this host and everything it starts (grader runs, the student's and the
+    reference's workers alike) run on those CPUs only: a batch's job slots never share one."""
+    if "--cpus" in argv and hasattr(os, "sched_setaffinity"):
+        cpus = {int(c) for c in argv[argv.index("--cpus") + 1].split(",") if c}
+        with contextlib.suppress(OSError, ValueError):
+            os.sched_setaffinity(0, cpus)
 
 
 def _undumpable() -> None:

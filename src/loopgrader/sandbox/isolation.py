@@ -47,6 +47,7 @@ __all__ = [
     "hidden_paths",
     "kill_uid",
     "set_call_cpu_budget",
+    "slot_cpus",
     "sweep_descendants",
     "worker_environment",
 ]
@@ -112,6 +113,19 @@ def detect_isolation(requested: str = "auto") -> str:
         raise SandboxError("namespace isolation is not available here (it needs Linux, and "
                            "root or unprivileged user namespaces)")
     return "namespaces" if works else "limits"
+
+
+def slot_cpus(slots: int) -> list[tuple[int, ...]]:
+    """The CPUs of each of ``slots`` job slots: disjoint blocks of the CPUs this process may use
+    (one block each when there are enough; else slots share CPUs round-robin, never all of
+    them). Empty tuples (no pinning) for a single slot or where affinity is unknown."""
+    if slots <= 1 or not hasattr(os, "sched_getaffinity"):
+        return [() for _ in range(max(1, slots))]
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < slots:
+        return [(cpus[i % len(cpus)],) for i in range(slots)]
+    size = len(cpus) // slots
+    return [tuple(cpus[i * size:(i + 1) * size]) for i in range(slots)]
 
 
 def _namespaces_work() -> bool:
