@@ -34,8 +34,8 @@ from batch_harness import make_course, rows
 from loopgrader.cli.batch import grade_command
 from loopgrader.course.catalog import load_course
 from loopgrader.grading.check import run_check
-from loopgrader.sandbox.isolation import detect_isolation
 from loopgrader.records.progress import load_progress
+from loopgrader.sandbox.isolation import detect_isolation
 
 pytestmark = pytest.mark.slow
 
