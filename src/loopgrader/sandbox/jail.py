@@ -206,6 +206,8 @@ def _pivot(libc: ctypes.CDLL, spec: JailSpec) -> None:
         if os.path.exists(source):
             _bind(libc, os.path.realpath(source), root + source, read_only=True)
     _make_dev(libc, root)
+    if any(n.startswith("nvidia") for n in _listdir("/dev")) and os.path.isdir("/sys"):
+        _bind(libc, "/sys", os.path.join(root, "sys"), read_only=True)  # the CUDA driver reads it
     _make_dir(os.path.join(root, "proc"))
     ns.mount(libc, "proc", os.path.join(root, "proc"), "proc",
              ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC)
