@@ -193,6 +193,16 @@ def test_grade_gives_attacks_the_stub_score(graded: tuple[Path, str, list[int]],
         assert any(NOTHING[attack] in m for m in messages), messages
 
 
+def test_grade_pins_each_job_slot_to_its_own_cpus(graded: tuple[Path, str, list[int]]) -> None:
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        pytest.skip("one CPU: job slots share it")
+    (message,) = sqlite3.connect(graded[0] / "gradebook.sqlite").execute(
+        "SELECT message FROM tests WHERE student='a_spy' AND position=0").fetchone()
+    seen = json.loads(str(message).split("(cpus ", 1)[1].split(")", 1)[0])
+    assert seen and len(seen) <= len(cpus) // 2 and set(seen) <= set(cpus), seen
+
+
 def test_grade_keeps_honest_neighbours_exact(graded: tuple[Path, str, list[int]]) -> None:
     found = rows(graded[0])
     for name in ("z_good1", "z_good2", "z_good3"):

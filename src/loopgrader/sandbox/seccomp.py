@@ -16,6 +16,7 @@ import ctypes
 import errno
 import platform
 import struct
+import sys
 
 __all__ = ["DENIED", "install", "supported"]
 
@@ -63,8 +64,8 @@ class _SockFprog(ctypes.Structure):
 
 
 def supported() -> bool:
-    """Whether this machine's architecture has a filter here."""
-    return platform.machine() in _ARCHES
+    """Whether this is Linux on an architecture with a table here."""
+    return sys.platform.startswith("linux") and platform.machine() in _ARCHES
 
 
 def _program() -> list[tuple[int, int, int, int]]:
