@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -136,6 +137,8 @@ def _wait_as_shadow(init: int, status_read: int, status_write: int) -> None:
         os._exit(os.WEXITSTATUS(status))
     sig = os.WTERMSIG(status) if status is not None and os.WIFSIGNALED(status) \
         else signal.SIGKILL
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # ending like S, not dumping core
     signal.signal(sig, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, [sig])
     os.kill(os.getpid(), sig)
