@@ -100,6 +100,9 @@ def contain(spec: JailSpec, mode: str) -> None:
         _wait_as_shadow(init, status_read, status_write)
     os.close(status_read)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    # I and S lead process groups of their own, visible inside the namespace: S's "parent's
+    # group" is I alone (not S's own group), and both end with W all the same (PDEATHSIG).
+    os.setpgid(0, 0)
     error: OSError | None = None
     try:
         _prepare(libc, spec)
@@ -109,6 +112,7 @@ def contain(spec: JailSpec, mode: str) -> None:
     if student == 0:
         os.close(status_write)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        os.setpgid(0, 0)
         if error is not None:
             raise error
         return
