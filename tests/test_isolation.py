@@ -338,3 +338,14 @@ def test_a_jailed_worker_sees_only_the_allow_list(tmp_path: Path) -> None:
     assert report["pids"] == ["1", "2"]  # its init and itself
     assert report["tmp"] == [scratch.name] and report["python"] is True
     assert "shadow" not in report["etc"]  # type: ignore[operator]
+
+
+def test_a_memory_file_carries_the_report_without_a_path(tmp_path: Path) -> None:
+    from loopgrader.sandbox import memfile
+
+    handle = memfile.create("report", str(tmp_path), '{"plan": 1}')
+    assert json.loads(Path(memfile.path(handle)).read_text()) == {"plan": 1}
+    Path(memfile.path(handle)).write_text('{"tests": []}')  # as pytest-json-report writes it
+    assert memfile.read_json(handle) == {"tests": []}
+    if isinstance(handle, int):
+        assert list(tmp_path.iterdir()) == []  # nothing on disk

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from loopgrader.errors import LoopgraderError
+from loopgrader.sandbox import memfile
 
 __all__ = ["GraderHost", "HostStopped", "TaskOutcome", "main"]
 
@@ -235,7 +236,7 @@ def main() -> None:
         task = json.loads(line)
         sys.stdout.flush()
         sys.stderr.flush()
-        report = _private_file("report", task)
+        report = memfile.create("report", task["cwd"])
         pid = os.fork()
         if pid == 0:
             _run_task(task, protocol, report)
@@ -245,7 +246,7 @@ def main() -> None:
         start_worker_server(optimizers)  # a new one if a grader run lost it
         keep = _helpers()
         _send_message(protocol, {"exit": os.waitstatus_to_exitcode(status),
-                                 "report": _read_back(report)})
+                                 "report": memfile.read_json(report)})
     _sweep(set())
     with contextlib.suppress(ChildProcessError):  # wait for the killed ones: nothing outlives us
         while True:
@@ -299,44 +300,6 @@ def _undumpable() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
-def _private_file(name: str, task: dict[str, Any], text: str = "") -> int | str:
-    """A file only this process and its forks can reach: a memfd (its number), or where there
-    is none, a file in the run's folder (its path)."""
-    if hasattr(os, "memfd_create"):
-        fd = os.memfd_create(f"loopgrader-{name}", 0)
-        os.write(fd, text.encode("utf-8"))
-        return fd
-    path = os.path.join(task["cwd"], f"{name}.json")
-    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w",
-              encoding="utf-8") as handle:
-        handle.write(text)
-    return path
-
-
-def _private_path(file: int | str) -> str:
-    return f"/proc/self/fd/{file}" if isinstance(file, int) else file
-
-
-def _read_back(file: int | str) -> Any:
-    """The JSON the grader run left in ``file`` (then closed), or None."""
-    try:
-        if isinstance(file, int):
-            os.lseek(file, 0, os.SEEK_SET)
-            chunks = []
-            while chunk := os.read(file, 1 << 20):
-                chunks.append(chunk)
-            data = b"".join(chunks)
-        else:
-            with open(file, "rb") as handle:
-                data = handle.read()
-        return json.loads(data) if data else None
-    except (OSError, ValueError):
-        return None
-    finally:
-        if isinstance(file, int):
-            os.close(file)
-
-
 def _become_subreaper() -> None:
     with contextlib.suppress(OSError, AttributeError):
         import ctypes
@@ -374,8 +337,8 @@ def _run_task(task: dict[str, Any], protocol: IO[bytes], report: int | str) -> N
     try:
         protocol.close()
         os.chdir(task["cwd"])
-        plan = _private_file("plan", task, str(task.get("plan") or ""))
-        names = {"{plan}": _private_path(plan), "{report}": _private_path(report)}
+        plan = memfile.create("plan", task["cwd"], str(task.get("plan") or ""))
+        names = {"{plan}": memfile.path(plan), "{report}": memfile.path(report)}
         args = [names.get(arg, arg) for arg in task["args"]]
         log = os.open(task["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         null = os.open(os.devnull, os.O_RDONLY)
