@@ -7,7 +7,12 @@ isolation level this machine offers, beside honest neighbours, and must end with
 - the honest neighbour's exact score (4/4), as when graded alone;
 - no process left behind (counted by the thread name the attacks give their survivors);
 - nothing read outside the allow-list (secrets planted at several paths) and nothing written
-  where a score is decided (report, run plan, attempt files, gradebook).
+  where a score is decided (report, run plan, attempt files, gradebook);
+- with ``--jobs 2``, each job slot on CPUs of its own.
+
+The ``limits`` level does not hide readable files: the planted secrets are found there, which
+the suite records as an expected failure (docs/security.md). The last test builds the jail as an
+ordinary user (``nobody``) through user namespaces.
 
 The attacks act only on processes and files marked with this run's token, so a failing run
 harms nothing else on the machine; survivors are killed after being counted.
