@@ -6,6 +6,7 @@ it could do; they run where the ``namespaces`` level is available (Linux, root).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -20,14 +21,17 @@ from pathlib import Path
 
 import pytest
 
+from loopgrader.sandbox import seccomp
 from loopgrader.sandbox.isolation import (
     UID_BASE,
     Limits,
     SandboxSpec,
+    _python_paths,
     detect_isolation,
     enter_sandbox,
     hidden_paths,
     kill_uid,
+    slot_cpus,
     sweep_descendants,
     worker_environment,
 )
@@ -210,3 +214,138 @@ def _running(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
     except OSError:
         return False
+
+
+def test_seccomp_denies_what_no_lesson_needs_and_keeps_threads_fork_and_torch() -> None:
+    if not seccomp.supported() or not sys.platform.startswith("linux"):
+        pytest.skip("no seccomp table for this machine")
+    script = (
+        "import ctypes, json, os, threading, torch\n"
+        "from loopgrader.sandbox import seccomp\n"
+        "seccomp.install()\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "def errno(result):\n"
+        "    return ctypes.get_errno() if result != 0 else 0\n"
+        "out = {'ptrace': errno(libc.ptrace(16, os.getppid(), 0, 0)),\n"
+        "       'unshare': errno(libc.unshare(0x10000000)),\n"
+        "       'mount': errno(libc.mount(b'none', b'/tmp', b'tmpfs', 0, None)),\n"
+        "       'bpf': errno(libc.syscall(321 if os.uname().machine == 'x86_64' else 280,\n"
+        "                                 0, 0, 0))}\n"
+        "box = []\n"
+        "t = threading.Thread(target=lambda: box.append(torch.ones(3).sum().item()))\n"
+        "t.start(); t.join()\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    os._exit(7)\n"
+        "out['thread'] = box[0]\n"
+        "out['fork'] = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])\n"
+        "print(json.dumps(out))\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert {k: out[k] for k in ("ptrace", "unshare", "mount", "bpf")} == \
+        {"ptrace": 1, "unshare": 1, "mount": 1, "bpf": 1}  # EPERM each
+    assert out["thread"] == 3.0 and out["fork"] == 7
+
+
+def test_job_slots_get_disjoint_cpus() -> None:
+    cpus = sorted(os.sched_getaffinity(0))
+    assert slot_cpus(1) == [()]
+    slots = slot_cpus(2)
+    assert len(slots) == 2 and all(slots)
+    if len(cpus) >= 2:
+        assert not set(slots[0]) & set(slots[1])
+    assert all(set(s) <= set(cpus) for s in slot_cpus(len(cpus) + 3))
+
+
+def test_sweep_kills_a_zombie_leader_whose_threads_still_run() -> None:
+    """A process whose main thread exited shows state Z while its other threads run on."""
+    name = f"lgz{os.getpid() % 100000}"
+    leader = ("import ctypes, os, platform, threading, time\n"
+              "libc = ctypes.CDLL(None)\n"
+              f"threading.Thread(target=lambda: (libc.prctl(15, b'{name}', 0, 0, 0), "
+              "time.sleep(60))).start()\n"
+              "time.sleep(0.2)\n"
+              "libc.syscall(60 if platform.machine() == 'x86_64' else 93, 0)\n")
+    script = ("import subprocess, sys, time\n"
+              f"subprocess.Popen([sys.executable, '-c', {leader!r}])\n"
+              "print('ready', flush=True); time.sleep(60)\n")
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+    try:
+        assert parent.stdout is not None and parent.stdout.readline() == b"ready\n"
+        deadline = time.monotonic() + 10
+        while not _zombie_leaders(name) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _zombie_leaders(name), "the attack did not leave a zombie leader"
+        assert sweep_descendants(parent.pid) >= 1
+        deadline = time.monotonic() + 5
+        while _named(name) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _named(name)
+    finally:
+        parent.kill()
+        parent.wait(10)
+        assert parent.stdout is not None
+        parent.stdout.close()
+
+
+def _named(name: str) -> list[Path]:
+    found = []
+    for comm in Path("/proc").glob("[0-9]*/task/[0-9]*/comm"):
+        with contextlib.suppress(OSError):
+            if comm.read_text().strip() == name:
+                found.append(comm)
+    return found
+
+
+def _zombie_leaders(name: str) -> list[int]:
+    pids = {int(p.parts[2]) for p in _named(name)}
+    return [pid for pid in pids if _state(pid) == "Z"]
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
+
+
+@needs_namespaces
+def test_a_jailed_worker_sees_only_the_allow_list(tmp_path: Path) -> None:
+    scratch = Path(tempfile.mkdtemp(prefix="loopgrader-test-scratch-"))
+
+    def probe() -> dict[str, object]:
+        return {"root": sorted(os.listdir("/")), "pids": sorted(
+                    p for p in os.listdir("/proc") if p.isdigit()),
+                "tmp": sorted(os.listdir("/tmp")), "python": os.path.isdir(sys.prefix),
+                "etc": sorted(os.listdir("/etc")),
+                "homes": {top: sorted(os.listdir(f"/{top}")) for top in ("root", "work")
+                          if os.path.isdir(f"/{top}")}}
+
+    try:
+        report = in_sandbox(scratch, SandboxSpec("namespaces"), probe)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    assert "error" not in report, report
+    root = set(report["root"])  # type: ignore[arg-type]
+    assert not root & {"home", "opt", "srv", "mnt", "media", "boot"}
+    # /root or /work exist only as the way to Python's own folders (a venv, pyenv, src/)
+    python = [Path(p).parts for p in _python_paths()]
+    for top, names in dict(report["homes"]).items():  # type: ignore[call-overload]
+        assert set(names) <= {p[2] for p in python if len(p) > 2 and p[1] == top}, (top, names)
+    assert {"usr", "tmp", "dev", "proc", "etc"} <= root
+    assert report["pids"] == ["1", "2"]  # its init and itself
+    assert report["tmp"] == [scratch.name] and report["python"] is True
+    assert "shadow" not in report["etc"]  # type: ignore[operator]
+
+
+def test_a_memory_file_carries_the_report_without_a_path(tmp_path: Path) -> None:
+    from loopgrader.sandbox import memfile
+
+    handle = memfile.create("report", str(tmp_path), '{"plan": 1}')
+    assert json.loads(Path(memfile.path(handle)).read_text()) == {"plan": 1}
+    Path(memfile.path(handle)).write_text('{"tests": []}')  # as pytest-json-report writes it
+    assert memfile.read_json(handle) == {"tests": []}
+    if isinstance(handle, int):
+        assert list(tmp_path.iterdir()) == []  # nothing on disk

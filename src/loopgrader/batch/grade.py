@@ -46,7 +46,7 @@ from loopgrader.grading.runner import (
 from loopgrader.quiz.model import Quiz
 from loopgrader.records.gradebook import Gradebook, PairRecord, open_gradebook
 from loopgrader.sandbox.host import GraderHost
-from loopgrader.sandbox.isolation import detect_isolation, hidden_paths
+from loopgrader.sandbox.isolation import detect_isolation, hidden_paths, slot_cpus
 from loopgrader.status import PairStatus
 
 __all__ = ["BatchOptions", "BatchSummary", "Listener", "grade_batch", "in_shard", "parse_shard",
@@ -228,8 +228,8 @@ def _run_all(context: _Context, tasks: list[_Task], book: Gradebook, run_id: int
         queue.SimpleQueue()
     stop = threading.Event()
     optimizers = may_build_optimizers(tasks[0].lessons) if tasks else False
-    hosts = [new_host(optimizers=optimizers)
-             for _ in range(max(1, min(context.options.jobs, len(tasks))))]
+    slots = max(1, min(context.options.jobs, len(tasks)))
+    hosts = [new_host(optimizers=optimizers, cpus=cpus) for cpus in slot_cpus(slots)]
     threads = [threading.Thread(target=_slot, args=(host, context, todo, results, stop),
                                 name=f"loopgrader-slot-{i}", daemon=True)
                for i, host in enumerate(hosts)] if tasks else []

@@ -79,6 +79,7 @@ class CheckReport:
     device: str
     duration_s: float
     not_started: tuple[Lesson, ...] = ()
+    isolation: str = ""  # the level student code ran at (see loopgrader.sandbox.isolation)
 
     @property
     def passed(self) -> bool:
@@ -95,7 +96,7 @@ class CheckReport:
 
 def run_check(*, course: Course, selector: str, submission_root: Path, device: str = "auto",
               timeout: float = 60.0, record: bool = True,
-              only_started: bool = False) -> CheckReport:
+              only_started: bool = False, isolation: str = "auto") -> CheckReport:
     """Grade the lessons ``selector`` names; record an attempt per graded lesson.
 
     With ``only_started``, lessons whose file is still the untouched stub (and whose quiz has no
@@ -110,26 +111,29 @@ def run_check(*, course: Course, selector: str, submission_root: Path, device: s
         lessons = [lesson for lesson in lessons if lesson not in skipped]
     not_built = tuple(lesson for lesson in lessons if not lesson.ready)
     started = time.perf_counter()
-    checks, device_used = check_lessons(course, [lesson for lesson in lessons if lesson.ready],
-                                        submission_root, device=device, timeout=timeout,
-                                        record=record)
+    checks, device_used, level = check_lessons(
+        course, [lesson for lesson in lessons if lesson.ready], submission_root, device=device,
+        timeout=timeout, record=record, isolation=isolation)
     return CheckReport(selector, checks, not_built, device_used, time.perf_counter() - started,
-                       skipped)
+                       skipped, level)
 
 
 def check_lessons(course: Course, lessons: Sequence[Lesson], submission_root: Path, *,
                   device: str = "auto", timeout: float = 60.0, record: bool = True,
-                  host: GraderHost | None = None) -> tuple[tuple[LessonCheck, ...], str]:
+                  host: GraderHost | None = None, isolation: str = "auto"
+                  ) -> tuple[tuple[LessonCheck, ...], str, str]:
     """Grade built ``lessons`` (on ``host`` when given, else a host of their own), score their
-    quizzes and record an attempt per graded exercise; also returns the device used."""
+    quizzes and record an attempt per graded exercise; also returns the device used and the
+    isolation level the student's code ran at ("" when nothing was graded)."""
     graded = [lesson for lesson in lessons if lesson.file]
     results: dict[str, LessonResult] = {}
     sources: dict[str, LessonSource] = {}
     device_used = device
+    level = ""
     if graded:
         run = grade_lessons(course, graded, submission_root, device=device, timeout=timeout,
-                            host=host)
-        results, sources = run.results, run.sources
+                            host=host, isolation=isolation)
+        results, sources, level = run.results, run.sources, run.isolation
         device_used = next(iter(results.values())).device if results else device
     checks = tuple(lesson_check(lesson, results.get(lesson.id), submission_root,
                                 sources.get(lesson.id))
@@ -138,7 +142,7 @@ def check_lessons(course: Course, lessons: Sequence[Lesson], submission_root: Pa
         for check in checks:
             if check.exercise is not None:
                 record_attempt(course.root, attempt_from_result(check.exercise))
-    return checks, device_used
+    return checks, device_used, level
 
 
 def lesson_check(lesson: Lesson, exercise: LessonResult | None, submission_root: Path,

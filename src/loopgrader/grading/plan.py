@@ -40,8 +40,11 @@ class RunPlan:
     hidden_paths: tuple[str, ...] = ()  # covered in every worker (isolation "namespaces")
     lesson_budget: float = 0.0  # wall seconds a lesson's calls may take in total (0: no limit)
 
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1)
+
     def write(self, path: Path) -> None:
-        path.write_text(json.dumps(asdict(self), indent=1), encoding="utf-8")
+        path.write_text(self.to_json(), encoding="utf-8")
 
     @classmethod
     def read(cls, path: Path) -> RunPlan:

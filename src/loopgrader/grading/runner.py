@@ -18,6 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from loopgrader.course.catalog import Course, Lesson
 from loopgrader.course.stubs import stub_fingerprints
@@ -26,7 +27,7 @@ from loopgrader.errors import CourseError, LoopgraderError
 from loopgrader.grading.plan import LessonPlan, RunPlan
 from loopgrader.grading.results import LessonResult, parse_report
 from loopgrader.sandbox.host import GraderHost
-from loopgrader.sandbox.isolation import Limits
+from loopgrader.sandbox.isolation import Limits, detect_isolation, hidden_paths
 
 __all__ = [
     "GradeRun",
@@ -93,11 +94,12 @@ def grader_environment() -> dict[str, str]:
     return env
 
 
-def new_host(*, optimizers: bool = True) -> GraderHost:
+def new_host(*, optimizers: bool = True, cpus: tuple[int, ...] = ()) -> GraderHost:
     """A grader host (not started yet) with the grader environment. ``optimizers``: it and its
     workers preload what torch.optim needs (1-2 s once, instead of in every run and worker that
-    builds an optimizer); lessons that build none start faster without."""
-    return GraderHost(grader_environment(), optimizers=optimizers)
+    builds an optimizer); lessons that build none start faster without. ``cpus``: the host,
+    its grader runs and all their workers run on these CPUs only (a batch's job slot)."""
+    return GraderHost(grader_environment(), optimizers=optimizers, cpus=cpus)
 
 
 def may_build_optimizers(lessons: Sequence[Lesson]) -> bool:
@@ -143,14 +145,18 @@ def lesson_plan(lesson: Lesson, submission_root: Path, source: LessonSource | No
 
 def grade_lessons(course: Course, lessons: Sequence[Lesson], submission_root: Path, *,
                   device: str = "auto", timeout: float = 60.0,
-                  memory_bytes: int = 0, host: GraderHost | None = None) -> GradeRun:
+                  memory_bytes: int = 0, host: GraderHost | None = None,
+                  isolation: str = "limits") -> GradeRun:
     """Grade ``lessons`` (which must have graders) of the submission at ``submission_root``.
 
     Without ``host``, a grader host is started for this one run; a batch (and ``watch``) keeps
     hosts and runs each submission on one of them (the same code path).
     """
+    level = detect_isolation(isolation)
+    hidden = hidden_paths([course.root]) if level == "namespaces" else ()
     options = RunOptions(device=device, timeout=timeout, memory_bytes=memory_bytes,
-                         limits=default_limits(timeout, memory_bytes))
+                         limits=default_limits(timeout, memory_bytes), isolation=level,
+                         hidden_paths=hidden)
     if host is not None:
         return run_graders(host, course, lessons, submission_root, options)
     with new_host(optimizers=may_build_optimizers(lessons)) as fresh:
@@ -171,15 +177,17 @@ def run_graders(host: GraderHost, course: Course, lessons: Sequence[Lesson],
                        memory_bytes=options.memory_bytes, isolation=options.isolation,
                        limits=options.limits.to_dict(), hidden_paths=options.hidden_paths,
                        lesson_budget=options.lesson_budget)
-        work = _work_folder(Path(tmp), plan)
-        report_path = work / "report.json"
-        args = _pytest_args(course, lessons, work, report_path, options.timeout)
-        outcome = host.run(args, work, work / "grader.log", options.budget(len(lessons)))
+        # The plan and the report never touch this folder: the host keeps them in memory files
+        # of the grader run (see sandbox.host), out of every worker's reach.
+        work = _work_folder(Path(tmp), None)
+        args = _pytest_args(course, lessons, work, options.timeout)
+        outcome = host.run(args, work, work / "grader.log", options.budget(len(lessons)),
+                           plan=plan.to_json())
         log = _read_log(work / "grader.log")
         if outcome.timed_out:
             raise GraderTimeout(f"grading took longer than {options.budget(len(lessons)):g} s "
                                 "and was stopped")
-        report = _read_report(report_path, log)
+        report = _checked_report(outcome.report, log)
     _raise_on_collection_errors(report)
     results = parse_report(report, [lesson.id for lesson in lessons])
     results = {key: _translated(result, sources.get(key)) for key, result in results.items()}
@@ -199,27 +207,31 @@ def _translated(result: LessonResult, source: LessonSource | None) -> LessonResu
                    missing_file=text(result.missing_file))
 
 
-def _work_folder(work: Path, plan: RunPlan) -> Path:
-    """Fill a grader run's working folder with its plan and our ini (what ``_base_args`` names)."""
-    plan.write(work / "plan.json")
+def _work_folder(work: Path, plan: RunPlan | None) -> Path:
+    """Fill a grader run's working folder with our ini and, for a run without a host, its plan
+    (what ``_base_args`` names)."""
+    if plan is not None:
+        plan.write(work / "plan.json")
     (work / "pytest.ini").write_text(INI, encoding="utf-8")
     return work
 
 
-def _base_args(course: Course, lessons: Sequence[Lesson], work: Path) -> list[str]:
-    """The pytest arguments every grader run shares: our graders, ini, root and plan."""
+def _base_args(course: Course, lessons: Sequence[Lesson], work: Path,
+               plan: str = "{plan}") -> list[str]:
+    """The pytest arguments every grader run shares: our graders, ini, root and plan (on a
+    host, ``{plan}``: a memory file of the run)."""
     return [*[str(lesson.graders_dir) for lesson in lessons],
             "-p", "no:cacheprovider", "-c", str(work / "pytest.ini"),
             "--rootdir", str(course.root), "--confcutdir", str(course.root / "graders"),
-            "--loopgrader-plan", str(work / "plan.json")]
+            "--loopgrader-plan", plan]
 
 
-def _pytest_args(course: Course, lessons: Sequence[Lesson], work: Path, report: Path,
+def _pytest_args(course: Course, lessons: Sequence[Lesson], work: Path,
                  timeout: float) -> list[str]:
     plugins = [arg for name in PLUGINS for arg in ("-p", name)]
     return [
         *_base_args(course, lessons, work), *plugins, "--json-report",
-        "--json-report-file", str(report), "--json-report-omit", "keywords", "streams", "log",
+        "--json-report-file", "{report}", "--json-report-omit", "keywords", "streams", "log",
         "--timeout", str(int(timeout * 3 + 30)), "-q", "--no-header", "-rN", "--tb=native",
         "-W", "ignore::DeprecationWarning", *SKIPPED_PLUGINS,
     ]
@@ -232,15 +244,11 @@ def _read_log(path: Path) -> str:
         return ""
 
 
-def _read_report(path: Path, log: str) -> dict[str, object]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+def _checked_report(data: dict[str, Any] | None, log: str) -> dict[str, object]:
+    if data is None:
         tail = "\n".join(log.strip().splitlines()[-15:])
         raise LoopgraderError(f"the grader process ended without a report:\n{tail}",
-                              hint="run again with --debug and report this") from None
-    if not isinstance(data, dict):
-        raise LoopgraderError("the grader process wrote an unreadable report")
+                              hint="run again with --debug and report this")
     return data
 
 
@@ -261,7 +269,8 @@ def collect_points(course: Course, lessons: Sequence[Lesson]) -> dict[str, float
                             for lesson in lessons})
     with tempfile.TemporaryDirectory(prefix="loopgrader-collect-") as tmp:
         work = _work_folder(Path(tmp), plan)
-        command = [sys.executable, "-m", "pytest", *_base_args(course, lessons, work),
+        command = [sys.executable, "-m", "pytest",
+                   *_base_args(course, lessons, work, str(work / "plan.json")),
                    "-p", "loopgrader.grading.plugin", "--collect-only", "-q",
                    "--loopgrader-points-out", str(work / "points.json")]
         proc = subprocess.run(command, cwd=work, env=grader_environment(), capture_output=True,

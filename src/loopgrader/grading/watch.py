@@ -228,9 +228,9 @@ class WatchSession:
         for attempt in (1, 2):
             host = self._ensure_host() if any(lesson.file for lesson in lessons) else None
             try:
-                checks, device = check_lessons(self.course, lessons, self.root,
-                                               device=self._device, timeout=self._timeout,
-                                               record=self._record, host=host)
+                checks, device, _level = check_lessons(
+                    self.course, lessons, self.root, device=self._device,
+                    timeout=self._timeout, record=self._record, host=host)
                 break
             except HostStopped:  # the host died: start a fresh one and grade again, once
                 self._drop_host()

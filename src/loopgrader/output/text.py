@@ -42,6 +42,8 @@ def check_text(report: CheckReport) -> str:
     where = f" on {report.device}" if graded else ""
     total = (f"Total: {_pts(report.score)}/{_pts(report.max_score)} points{where} in "
              f"{report.duration_s:.1f} s")
+    if graded and report.isolation:
+        total += f" (your code ran isolated at the '{report.isolation}' level)"
     return "\n\n".join([*blocks, total])
 
 
@@ -120,6 +122,7 @@ def check_json(report: CheckReport) -> dict[str, Any]:
         score=report.score, max_score=report.max_score,
         execution_time=report.duration_s, tests=tests,
         lesson=report.selector, device=report.device, loopgrader_version=__version__,
+        isolation=report.isolation,
         lessons={c.lesson.id: {"status": c.exercise.status if c.exercise else "quiz only",
                                "score": c.score, "max_score": c.max_score,
                                "quiz_score": c.quiz.score if c.quiz else None,

@@ -9,9 +9,16 @@ from one submission to the next. The host never imports graders, references or s
 The host is a child subreaper: whatever a grader run or a worker leaves behind (even processes
 that left their process group) ends up as the host's descendant and is killed after each task.
 
+What decides a score never sits where a worker could reach it: the run plan and the report
+live in memory files (``memfd``) of the grader run, passed to pytest as ``/proc/self/fd/N``
+(arguments ``{plan}`` and ``{report}`` are replaced), and the host and its grader runs are not
+dumpable, so not even a process of the same user may open their files through ``/proc`` or
+trace them. The report comes back to the caller over the protocol pipe.
+
 Protocol (JSON lines): the host writes ``{"ready": pid}``; then for each task read from stdin
-(``{"args": [...], "cwd": ..., "log": ...}``) it writes ``{"started": pid}`` and, when that run
-has ended, ``{"exit": code}``. End of input: the host kills its descendants and exits.
+(``{"args": [...], "cwd": ..., "log": ..., "plan": text}``) it writes ``{"started": pid}`` and,
+when that run has ended, ``{"exit": code, "report": the JSON report or null}``. End of input:
+the host kills its descendants and exits.
 """
 
 from __future__ import annotations
@@ -32,11 +39,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from loopgrader.errors import LoopgraderError
+from loopgrader.sandbox import memfile
 
 __all__ = ["GraderHost", "HostStopped", "TaskOutcome", "main"]
 
 START_TIMEOUT_S = 300.0
 PR_SET_CHILD_SUBREAPER = 36
+PR_SET_DUMPABLE = 4
 
 
 class HostStopped(LoopgraderError):
@@ -50,14 +59,17 @@ class TaskOutcome:
     exit_code: int | None
     timed_out: bool
     duration_s: float
+    report: dict[str, Any] | None = None
 
 
 class GraderHost:
     """The grading side's handle on one host process (use as a context manager)."""
 
-    def __init__(self, env: dict[str, str], *, optimizers: bool = True) -> None:
+    def __init__(self, env: dict[str, str], *, optimizers: bool = True,
+                 cpus: tuple[int, ...] = ()) -> None:
         self._env = env
         self._optimizers = optimizers
+        self._cpus = cpus
         self._proc: subprocess.Popen[bytes] | None = None
         self._buffer = b""
         self._dir: Path | None = None  # the host's log folder, made when it starts
@@ -82,8 +94,12 @@ class GraderHost:
             self._dir = Path(tempfile.mkdtemp(prefix="loopgrader-host-"))
         with open(self._dir / "host.log", "ab") as log:
             command = [sys.executable, "-m", "loopgrader.sandbox.host"]
+            if self._optimizers:
+                command.append("--optimizers")
+            if self._cpus:
+                command += ["--cpus", ",".join(map(str, self._cpus))]
             self._proc = subprocess.Popen(
-                [*command, "--optimizers"] if self._optimizers else command,
+                command,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE, stderr=log, cwd=self._dir, env=self._env,
                 start_new_session=True)
@@ -95,13 +111,15 @@ class GraderHost:
             raise HostStopped(f"the grader host did not start:\n{tail}")
         self.pid = int(ready["ready"])
 
-    def run(self, args: list[str], cwd: Path, log: Path, budget: float) -> TaskOutcome:
-        """Run ``pytest.main(args)`` in a fresh fork; stop it after ``budget`` seconds."""
+    def run(self, args: list[str], cwd: Path, log: Path, budget: float,
+            plan: str = "") -> TaskOutcome:
+        """Run ``pytest.main(args)`` in a fresh fork; stop it after ``budget`` seconds.
+        ``{plan}`` and ``{report}`` in ``args`` become files only that run can reach."""
         if not self.alive:
             self.start()
         started = time.perf_counter()
         self._busy = True
-        self._send({"args": args, "cwd": str(cwd), "log": str(log)})
+        self._send({"args": args, "cwd": str(cwd), "log": str(log), "plan": plan})
         reply = self._read(60.0)
         if reply is None or "started" not in reply:
             raise HostStopped(f"the grader host stopped:\n{self.log_tail()}")
@@ -116,8 +134,10 @@ class GraderHost:
             raise HostStopped(f"the grader host stopped:\n{self.log_tail()}")
         self._busy = False
         code = reply["exit"]
+        report = reply.get("report")
         return TaskOutcome(None if timed_out else int(code), timed_out,
-                           time.perf_counter() - started)
+                           time.perf_counter() - started,
+                           report if isinstance(report, dict) else None)
 
     def abort(self) -> None:
         """Stop at once (from any thread): the grader run under way and the host are killed."""
@@ -202,6 +222,8 @@ def main() -> None:
     """Entry point of ``python -m loopgrader.sandbox.host``."""
     protocol = os.fdopen(os.dup(1), "wb", buffering=0)
     os.dup2(2, 1)  # only protocol messages may reach the protocol pipe
+    _undumpable()
+    _pin(sys.argv[1:])
     from loopgrader.sandbox.forkserver import start_worker_server
 
     optimizers = "--optimizers" in sys.argv[1:]
@@ -214,15 +236,17 @@ def main() -> None:
         task = json.loads(line)
         sys.stdout.flush()
         sys.stderr.flush()
+        report = memfile.create("report", task["cwd"])
         pid = os.fork()
         if pid == 0:
-            _run_task(task, protocol)
+            _run_task(task, protocol, report)
         _send_message(protocol, {"started": pid})
         _, status = os.waitpid(pid, 0)
         _sweep(keep)
         start_worker_server(optimizers)  # a new one if a grader run lost it
         keep = _helpers()
-        _send_message(protocol, {"exit": os.waitstatus_to_exitcode(status)})
+        _send_message(protocol, {"exit": os.waitstatus_to_exitcode(status),
+                                 "report": memfile.read_json(report)})
     _sweep(set())
     with contextlib.suppress(ChildProcessError):  # wait for the killed ones: nothing outlives us
         while True:
@@ -258,6 +282,24 @@ def _warm_up(optimizers: bool) -> None:
     gc.freeze()
 
 
+def _pin(argv: list[str]) -> None:
+    """``--cpus 0,1``: this host and everything it starts (grader runs, the student's and the
+    reference's workers alike) run on those CPUs only: a batch's job slots never share one."""
+    if "--cpus" in argv and hasattr(os, "sched_setaffinity"):
+        cpus = {int(c) for c in argv[argv.index("--cpus") + 1].split(",") if c}
+        with contextlib.suppress(OSError, ValueError):
+            os.sched_setaffinity(0, cpus)
+
+
+def _undumpable() -> None:
+    """Neither the host nor its grader runs (forks inherit it) may be traced, nor their memory
+    or open files reached through /proc, by a process of the same user that is not root."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
 def _become_subreaper() -> None:
     with contextlib.suppress(OSError, AttributeError):
         import ctypes
@@ -289,12 +331,15 @@ def _send_message(protocol: IO[bytes], message: dict[str, Any]) -> None:
     protocol.write(json.dumps(message).encode("utf-8") + b"\n")
 
 
-def _run_task(task: dict[str, Any], protocol: IO[bytes]) -> None:
+def _run_task(task: dict[str, Any], protocol: IO[bytes], report: int | str) -> None:
     """In the forked child: run the grader, then exit without returning."""
     code = 4
     try:
         protocol.close()
         os.chdir(task["cwd"])
+        plan = memfile.create("plan", task["cwd"], str(task.get("plan") or ""))
+        names = {"{plan}": memfile.path(plan), "{report}": memfile.path(report)}
+        args = [names.get(arg, arg) for arg in task["args"]]
         log = os.open(task["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
@@ -303,7 +348,7 @@ def _run_task(task: dict[str, Any], protocol: IO[bytes]) -> None:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         import pytest
 
-        code = int(pytest.main(list(task["args"])))
+        code = int(pytest.main(args))
     except BaseException:
         traceback.print_exc()
     finally:

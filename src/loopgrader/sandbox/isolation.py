@@ -1,33 +1,41 @@
 """How far a worker is cut off from everything but its scratch folder, and the limits it runs under.
 
-Two levels, decided before grading and recorded with every result:
+Two levels, decided before grading and recorded with every result (docs/security.md says what
+each promises and what was tested):
 
-- ``namespaces`` (Linux, run as root): the worker gets its own mount and network namespaces
-  (no network at all), the course's files, the gradebook, the submissions and the system's
-  temporary folders are covered by empty or private file systems, and it runs under a user id
-  of its own (so it can neither read nor signal anything else, and the process limit counts
-  only its own processes) with ``no_new_privs`` set.
-- ``limits``: process limits only (CPU time, memory, processes, file size, open files), a
-  scrubbed environment and truncated output. Files the user can read stay readable.
+- ``namespaces`` (Linux, as root or through unprivileged user namespaces): the worker lives in
+  its own PID, mount, IPC and network namespaces (loopback only) and sees an allow-list root:
+  Python's installation and import path read-only (minus the hidden paths: the course, the
+  gradebook, the submissions), a minimal ``/dev``, a private ``/tmp`` holding its scratch folder,
+  a ``/proc`` of its own namespace. As root it also runs under a user id of its own.
+- ``limits``: process limits (CPU time, memory, processes, file size, open files), a scrubbed
+  environment and truncated output. Files the user can read stay readable. Where the machine
+  allows (root, or user namespaces) the worker still gets its own PID namespace and, as root,
+  its own user id: nothing it starts outlives it and nothing of the grader's is writable.
 
-Every worker, at either level, runs in its own process group with a wall-clock timeout.
+At both levels: a seccomp filter (``_seccomp``) with ``no_new_privs``, its own process group and
+a wall-clock timeout; without a PID namespace, sweeps that count a zombie leader whose other
+threads still run as alive.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import resource
 import signal
-import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from loopgrader.sandbox import jail as _jail
 from loopgrader.sandbox import namespaces as ns
+from loopgrader.sandbox import seccomp as _seccomp
 
 __all__ = [
     "ENV_PASSTHROUGH",
@@ -40,11 +48,13 @@ __all__ = [
     "hidden_paths",
     "kill_uid",
     "set_call_cpu_budget",
+    "slot_cpus",
     "sweep_descendants",
     "worker_environment",
 ]
 
 LEVELS = ("namespaces", "limits")
+SELF_TEST_S = 30.0
 UID_BASE = 1_800_000_000  # worker uid = UID_BASE + its pid: unique among live processes
 ENV_PASSTHROUGH = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONPATH", "LD_LIBRARY_PATH",
                    "CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES", "VIRTUAL_ENV")
@@ -102,20 +112,57 @@ def detect_isolation(requested: str = "auto") -> str:
         return "limits"
     works = _namespaces_work()
     if requested == "namespaces" and not works:
-        raise SandboxError("namespace isolation is not available here (it needs Linux and root)")
+        raise SandboxError("namespace isolation is not available here (it needs Linux, and "
+                           "root or unprivileged user namespaces)")
     return "namespaces" if works else "limits"
 
 
+def slot_cpus(slots: int) -> list[tuple[int, ...]]:
+    """The CPUs of each of ``slots`` job slots: disjoint blocks of the CPUs this process may use
+    (one block each when there are enough; else slots share CPUs round-robin, never all of
+    them). Empty tuples (no pinning) for a single slot or where affinity is unknown."""
+    if slots <= 1 or not hasattr(os, "sched_getaffinity"):
+        return [() for _ in range(max(1, slots))]
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < slots:
+        return [(cpus[i % len(cpus)],) for i in range(slots)]
+    size = len(cpus) // slots
+    return [tuple(cpus[i * size:(i + 1) * size]) for i in range(slots)]
+
+
+@functools.lru_cache(maxsize=1)
 def _namespaces_work() -> bool:
-    if not sys.platform.startswith("linux") or os.geteuid() != 0:
+    """The self-test, once per process: a forked child (no new interpreter, so milliseconds)."""
+    if not _jail.support():
         return False
-    probe = "import loopgrader.sandbox.namespaces as n; n.self_test()"
     try:
-        proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, timeout=60,
-                              check=False, env=worker_environment())
-    except (OSError, subprocess.TimeoutExpired):
+        self_test()
+    except (OSError, SystemExit):
         return False
-    return proc.returncode == 0
+    return True
+
+
+def self_test() -> None:
+    """Exit non-zero unless a jailed child at the ``namespaces`` level works here: it must not
+    see a hidden file, must see Python, and must write its scratch folder. The child builds the
+    whole jail (namespaces, allow-list root, own uid or capabilities dropped, seccomp)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch, hidden = Path(tmp) / "scratch", Path(tmp) / "hidden"
+        scratch.mkdir()
+        hidden.mkdir()
+        (hidden / "secret").write_text("x", encoding="utf-8")
+        pid = os.fork()
+        if pid == 0:
+            code = 3
+            try:
+                enter_sandbox(SandboxSpec("namespaces", hidden=(str(hidden),)), scratch)
+                (scratch / "probe").write_text("ok", encoding="utf-8")
+                code = 2 if (hidden / "secret").exists() or not os.path.isdir(sys.prefix) else 0
+            finally:
+                os._exit(code)
+        status = _wait(pid, SELF_TEST_S)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"namespace isolation does not work here ({status})")
 
 
 def hidden_paths(candidates: Iterable[Path], keep: Iterable[Path] = ()) -> tuple[str, ...]:
@@ -146,33 +193,61 @@ def _cover(path: Path, needed: list[Path], depth: int) -> list[str]:
 def enter_sandbox(spec: SandboxSpec, scratch: Path, keep_fds: Iterable[int] = ()) -> int | None:
     """Isolate the calling (freshly forked, single-threaded) worker; returns its uid if changed.
 
-    Closes every file descriptor but 0, 1, 2 and ``keep_fds`` (pipes to multiprocessing's
-    helper processes are not for student code). Raises :class:`SandboxError` when the requested
-    level cannot be reached.
+    Where the machine allows, the caller becomes a shadow that waits for a jailed grandchild
+    (see ``jail``) and this returns in the grandchild only. Closes every file descriptor but
+    0, 1, 2 and ``keep_fds`` (pipes to multiprocessing's helper processes are not for student
+    code). Raises :class:`SandboxError` when the requested level cannot be reached.
     """
-    uid = None
-    if spec.level == "namespaces":
-        uid = UID_BASE + os.getpid()
+    mode = _jail.support()
+    if spec.level == "namespaces" and not mode:
+        raise SandboxError("namespace isolation is not available here")
+    uid = UID_BASE + os.getpid() if mode == "root" else None
+    if mode:
+        jail = _jail.JailSpec(str(scratch), files=spec.level == "namespaces",
+                              network=spec.level == "namespaces", uid=uid, hidden=spec.hidden,
+                              readable=tuple(_python_paths(spec.hidden)))
         try:
-            ns.isolate_filesystem(scratch, spec.hidden, PRIVATE_DIRS, _python_paths())
-            os.chown(scratch, uid, uid)
-            os.chmod(scratch, 0o700)
+            _jail.contain(jail, mode)
         except OSError as exc:
-            raise SandboxError(f"could not isolate the worker: {exc}") from exc
+            if spec.level == "namespaces":
+                raise SandboxError(f"could not isolate the worker: {exc}") from exc
+            uid = None  # limits: the process limits and the sweeps still hold
     _close_fds_except(sorted({0, 1, 2, *keep_fds}))
     _set_limits(spec.limits, uid)
-    if uid is not None:
-        try:
+    try:
+        if uid is not None:
             ns.drop_privileges(uid)
-        except OSError as exc:
-            raise SandboxError(f"could not switch to a user of its own: {exc}") from exc
+        elif mode == "userns":
+            _jail.drop_capabilities()
+        _seccomp.install()
+    except OSError as exc:
+        raise SandboxError(f"could not lock the worker down: {exc}") from exc
     return uid
 
 
-def _python_paths() -> list[str]:
-    """What this interpreter reads to import modules later (student code may import any)."""
-    return [p for p in (*sys.path, sys.prefix, sys.base_prefix, sys.exec_prefix,
-                        os.path.dirname(sys.executable)) if p and os.path.isabs(p)]
+def _wait(pid: int, seconds: float) -> int:
+    """The wait status of child ``pid``; killed (SIGKILL status) after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        if time.monotonic() > deadline:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+            return os.waitpid(pid, 0)[1]
+        time.sleep(0.005)
+
+
+def _python_paths(hidden: Iterable[str] = ()) -> list[str]:
+    """What this interpreter reads to import modules later (student code may import any), but
+    nothing at or under a hidden path (pytest puts graders' folders on the import path)."""
+    covered = [os.path.realpath(h) for h in hidden]
+    found = [os.path.realpath(p) for p in (
+        *sys.path, sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(sys.executable),
+        os.path.dirname(os.path.realpath(sys.executable))) if p and os.path.isabs(p)]
+    return [p for p in dict.fromkeys(found)
+            if not any(p == h or p.startswith(h.rstrip(os.sep) + os.sep) for h in covered)]
 
 
 def _close_fds_except(keep: list[int]) -> None:
@@ -233,7 +308,9 @@ def _processes_of(uid: int) -> int:
 
 
 def _proc_status() -> Iterable[dict[str, str]]:
-    """Every live process's /proc status fields (zombies left out: they are already dead)."""
+    """Every live process's /proc status fields. A zombie is left out (it is already dead) unless
+    other threads of it still run: a leader thread that exited leaves its process in state Z
+    while the rest of it goes on, and SIGKILL to its pid still ends all of it."""
     with contextlib.suppress(OSError):
         for entry in os.scandir("/proc"):
             if entry.name.isdigit():
@@ -241,7 +318,8 @@ def _proc_status() -> Iterable[dict[str, str]]:
                     text = Path(entry.path, "status").read_text(encoding="ascii", errors="replace")
                     fields = dict(line.split(":\t", 1) for line in text.splitlines()
                                   if ":\t" in line)
-                    if not fields.get("State", "").startswith("Z"):
+                    if not fields.get("State", "").startswith("Z") or \
+                            int(fields.get("Threads", "1").strip() or 1) > 1:
                         yield fields
 
 

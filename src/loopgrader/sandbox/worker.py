@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 
+from loopgrader.sandbox import jail as _jail
 from loopgrader.sandbox import wire as _wire
 from loopgrader.sandbox.isolation import (
     SandboxError,
@@ -36,6 +37,7 @@ from loopgrader.sandbox.isolation import (
 __all__ = ["WorkerSpec", "worker_main"]
 
 MAX_MESSAGE = 2000
+_jail.support()  # answered once in the worker server (a probe process when not root)
 
 
 @dataclass(frozen=True)
