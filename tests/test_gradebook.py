@@ -1,4 +1,5 @@
-"""The gradebook: transactions, resume data, merging shards, reading a student's progress."""
+"""The gradebook: transactions, resume data, reading a student's progress (merging shards:
+test_batch_merge.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from loopgrader.records.gradebook import (
     PairRecord,
     TestRecord,
     load_gradebook_progress,
-    merge_gradebooks,
     open_gradebook,
 )
 
@@ -64,23 +64,6 @@ def test_a_process_killed_mid_transaction_leaves_no_half_written_row(tmp_path: P
         assert len(book.pairs()[0].tests) == 2
     db = sqlite3.connect(tmp_path / FILE_NAME)
     assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-
-
-def test_merge_combines_shards_and_keeps_the_later_result(tmp_path: Path) -> None:
-    with open_gradebook(tmp_path / "s1") as book:
-        book.record([pair("ann"), pair("bob", graded_at="2026-01-01T00:00:00+00:00")])
-    with open_gradebook(tmp_path / "s2") as book:
-        book.record([pair("cat"), pair("bob", score=0.0, graded_at="2026-02-01T00:00:00+00:00",
-                                        fingerprint="f9")])
-    copied, conflicts = merge_gradebooks(tmp_path / "all", [tmp_path / "s1", tmp_path / "s2"])
-    assert copied == 4 and len(conflicts) == 1 and "bob 1.1" in conflicts[0]
-    copied, conflicts = merge_gradebooks(tmp_path / "all", [tmp_path / "s2"])
-    assert (copied, conflicts) == (0, [])  # merging again changes nothing
-    with open_gradebook(tmp_path / "all") as book:
-        assert {p.student: p.fingerprint for p in book.pairs()} == \
-            {"ann": "f1", "bob": "f9", "cat": "f1"}
-    with pytest.raises(UsageError, match="no gradebook here"):
-        merge_gradebooks(tmp_path / "all", [tmp_path / "nothing"])
 
 
 def test_a_students_results_read_as_progress(tmp_path: Path) -> None:

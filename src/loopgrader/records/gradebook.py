@@ -3,15 +3,16 @@
 This is the only module that knows the schema. Each submission's results are written in one
 transaction (WAL journal, synchronous writes), so an interrupted run — Ctrl-C, ``kill -9``, a
 power cut — keeps everything already committed and never leaves half a row. Shards are
-combined with :func:`merge_gradebooks`.
+combined by :mod:`loopgrader.batch.merge` (one SQL copy per shard, in a transaction).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import closing, contextmanager
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,10 +34,11 @@ __all__ = [
     "FILE_NAME",
     "Gradebook",
     "PairRecord",
+    "RunInfo",
     "RunResult",
+    "RunSource",
     "TestRecord",
     "load_gradebook_progress",
-    "merge_gradebooks",
     "open_gradebook",
 ]
 
@@ -61,10 +63,15 @@ CREATE TABLE IF NOT EXISTS tests (
     passed INTEGER NOT NULL, visibility TEXT NOT NULL, category TEXT, message TEXT, hint TEXT,
     PRIMARY KEY (student, lesson, position),
     FOREIGN KEY (student, lesson) REFERENCES pairs (student, lesson) ON DELETE CASCADE);
+CREATE TABLE IF NOT EXISTS run_sources (
+    run_id INTEGER PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+    token TEXT NOT NULL UNIQUE, scheduler TEXT NOT NULL, job TEXT NOT NULL, host TEXT NOT NULL,
+    graders TEXT NOT NULL);
 """
 PAIR_COLUMNS = ("student", "lesson", "status", "score", "max_score", "exercise_score",
                 "exercise_max", "quiz_score", "quiz_max", "duration_s", "message", "fingerprint",
                 "isolation", "device", "graded_at")
+SOURCE_COLUMNS = ("token", "scheduler", "job", "host", "graders")
 TEST_COLUMNS = ("name", "node_id", "score", "max_score", "passed", "visibility", "category",
                 "message", "hint")
 
@@ -122,6 +129,32 @@ class PairRecord:
         return self.score if self.final_score is None else self.final_score
 
 
+@dataclass(frozen=True)
+class RunSource:
+    """Where a run came from: the scheduler and its task, the machine, and the fingerprint of
+    each lesson's graders (``graders``: lesson id → fingerprint). ``token`` names the run
+    across gradebooks (a merge copies each run once)."""
+
+    scheduler: str = "none"
+    job: str = ""
+    host: str = ""
+    graders: dict[str, str] = field(default_factory=dict)
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One run of a gradebook, with its source (None: made before runs recorded one)."""
+
+    id: int
+    started_at: str
+    finished_at: str | None
+    command: str
+    shard: str
+    isolation: str
+    source: RunSource | None
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -164,11 +197,18 @@ class Gradebook:
             raise
         self._db.execute("COMMIT")
 
-    def start_run(self, command: str, shard: str, isolation: str) -> int:
+    def start_run(self, command: str, shard: str, isolation: str,
+                  source: RunSource | None = None) -> int:
         with self._transaction() as db:
             cursor = db.execute("INSERT INTO runs (started_at, command, shard, isolation) "
                                 "VALUES (?, ?, ?, ?)", (_now(), command, shard, isolation))
-            return int(cursor.lastrowid or 0)
+            run_id = int(cursor.lastrowid or 0)
+            if source is not None:
+                db.execute(f"INSERT INTO run_sources (run_id, {', '.join(SOURCE_COLUMNS)}) "
+                           "VALUES (?, ?, ?, ?, ?, ?)",
+                           (run_id, source.token, source.scheduler, source.job, source.host,
+                            json.dumps(source.graders, sort_keys=True)))
+            return run_id
 
     def finish_run(self, run_id: int) -> None:
         with self._transaction() as db:
@@ -243,6 +283,49 @@ class Gradebook:
                                              score if final is None else final, read_tests(tests))
                 for student, lesson, run, status, score, final, tests in rows}
 
+    def run_infos(self) -> list[RunInfo]:
+        """Every run, oldest first, with where it came from."""
+        rows = self._db.execute(
+            f"SELECT id, started_at, finished_at, command, shard, isolation, "
+            f"{', '.join('s.' + c for c in SOURCE_COLUMNS)} FROM runs LEFT JOIN run_sources s "
+            "ON s.run_id = runs.id ORDER BY id")
+        return [RunInfo(row[0], row[1], row[2], row[3], row[4], row[5], _source(row[6:]))
+                for row in rows]
+
+    def pair_runs(self) -> dict[tuple[str, str], int | None]:
+        """(student, lesson) → the run that graded the pair (None: not recorded)."""
+        return {(s, lesson): run for s, lesson, run in
+                self._db.execute("SELECT student, lesson, run_id FROM pairs")}
+
+    def graded_with(self) -> dict[tuple[str, str], str | None]:
+        """(student, lesson) → fingerprint of the graders that graded the pair (None: unknown,
+        from a gradebook made before graders were recorded)."""
+        graders = {run.id: run.source.graders for run in self.run_infos() if run.source}
+        return {key: graders.get(run, {}).get(key[1]) if run is not None else None
+                for key, run in self.pair_runs().items()}
+
+    def execute(self, sql: str, args: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        """Run one statement outside a transaction (ATTACH, DETACH, PRAGMA); for merging."""
+        return list(self._db.execute(sql, args))
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction on the underlying connection (committed whole or not at
+        all); for merging."""
+        with self._transaction() as db:
+            yield db
+
+
+def _source(row: Sequence[Any]) -> RunSource | None:
+    token, scheduler, job, host, graders = row
+    if token is None:
+        return None
+    try:
+        parsed = json.loads(graders)
+    except ValueError:
+        parsed = {}
+    return RunSource(scheduler, job, host, parsed if isinstance(parsed, dict) else {}, token)
+
 
 def _insert_pair(db: sqlite3.Connection, pair: PairRecord, run_id: int | None) -> None:
     db.execute("DELETE FROM pairs WHERE student=? AND lesson=?", (pair.student, pair.lesson))
@@ -286,33 +369,6 @@ def open_gradebook(folder: Path, *, create: bool = True) -> Gradebook:
         return Gradebook(path)
     except sqlite3.DatabaseError as exc:
         raise UsageError(f"{path}: not a readable gradebook ({exc})") from None
-
-
-def merge_gradebooks(target: Path, sources: Iterable[Path]) -> tuple[int, list[str]]:
-    """Copy every pair of the ``sources`` gradebooks into ``target``'s; returns how many pairs
-    were copied and the conflicts (a pair graded differently in two places: the later-graded
-    result is kept). Merging the same gradebook again changes nothing."""
-    conflicts: list[str] = []
-    copied = 0
-    with open_gradebook(target) as book:
-        for source in sources:
-            with closing(open_gradebook(source, create=False)) as other:
-                existing = {(p.student, p.lesson): p for p in book.pairs()}
-                chosen = [pair for pair in other.pairs()
-                          if _newer(pair, existing.get((pair.student, pair.lesson)), conflicts)]
-                book.record(chosen)
-                copied += len(chosen)
-    return copied, conflicts
-
-
-def _newer(pair: PairRecord, current: PairRecord | None, conflicts: list[str]) -> bool:
-    if current is None:
-        return True
-    if (current.graded_at, current.fingerprint) == (pair.graded_at, pair.fingerprint):
-        return False
-    conflicts.append(f"{pair.student} {pair.lesson}: graded in more than one gradebook; "
-                     "the later result is kept")
-    return pair.graded_at > current.graded_at
 
 
 def load_gradebook_progress(gradebook_dir: Path, student: str,
