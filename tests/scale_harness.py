@@ -21,7 +21,7 @@ def variants(lesson: Lesson) -> list[tuple[str, Path | None]]:
     folder = LESSONS_DIR / lesson.id
     found += [("alternative", p) for p in sorted((folder / "alternatives").glob("*.py"))]
     found += [("mutant", p) for p in sorted((folder / "mutants").glob("*.py"))]
-    return found + [("stub", lesson.stub), ("missing", None)]
+    return [*found, ("stub", lesson.stub), ("missing", None)]
 
 
 def student_name(index: int) -> str:
