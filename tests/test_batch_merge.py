@@ -110,6 +110,9 @@ def test_overlapping_and_mixed_splits_are_refused(tmp_path: Path, course: Course
         merge_gradebooks(course, tmp_path / "class", [tmp_path / "a", tmp_path / "c"])
     with pytest.raises(UsageError, match="is given twice"):
         merge_gradebooks(course, tmp_path / "class", [tmp_path / "a", tmp_path / "a"])
+    open_gradebook(tmp_path / "empty").close()
+    with pytest.raises(UsageError, match=r"empty records no run of `loopgrader grade`"):
+        merge_gradebooks(course, tmp_path / "class", [tmp_path / "a", tmp_path / "empty"])
     with pytest.raises(UsageError, match="is also one of the shards"):
         merge_gradebooks(course, tmp_path / "a", [tmp_path / "a", tmp_path / "c"])
 

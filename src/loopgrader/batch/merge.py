@@ -128,10 +128,11 @@ def _check_graders(course: Course, shards: list[_Shard]) -> None:
 
 
 def _check_split(shards: list[_Shard]) -> int:
-    counts = {n for shard in shards for _, n in shard.split}
-    if not counts:
-        raise UsageError(f"merge refused: {shards[0].folder} records no run of "
+    empty = [str(shard.folder) for shard in shards if not shard.split]
+    if empty:
+        raise UsageError(f"merge refused: {', '.join(empty)} records no run of "
                          "`loopgrader grade`", hint="give the --out folders of grade runs")
+    counts = {n for shard in shards for _, n in shard.split}
     if len(counts) > 1:
         splits = "; ".join(f"{s.folder}: {', '.join(f'{k}/{n}' for k, n in sorted(s.split))}"
                            for s in shards)
