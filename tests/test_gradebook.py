@@ -98,3 +98,14 @@ def test_timings_and_loss_curves_are_kept_and_reach_the_progress_report(tmp_path
         assert book.pairs("ann")[0].curves == curves
     exercise = load_gradebook_progress(tmp_path, "ann").attempts[0]
     assert (exercise.timings, exercise.curves) == ({"fit": 1.25}, curves)
+
+
+def test_a_diverging_loss_curve_is_stored_with_its_row(tmp_path: Path) -> None:
+    nan, inf = float("nan"), float("inf")
+    diverging = PairRecord("ann", "1.2", "graded", 1.0, 8.0, timings={"fit": inf, "step": 1.5},
+                           curves={"test_fit": {"loss": [1.0, 10.0, inf, nan]}})
+    with open_gradebook(tmp_path) as book:
+        book.record([diverging])
+        stored = book.pairs()[0]
+    assert stored.timings == {"step": 1.5}
+    assert stored.curves == {"test_fit": {"loss": [1.0, 10.0, None, None]}}

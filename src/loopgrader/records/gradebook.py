@@ -9,6 +9,7 @@ combined by :mod:`loopgrader.batch.merge` (one SQL copy per shard, in a transact
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -332,7 +333,9 @@ def _insert_pair(db: sqlite3.Connection, pair: PairRecord, run_id: int | None) -
     columns = (*PAIR_COLUMNS, *TERM_COLUMNS)
     values = [getattr(pair, name) for name in columns]
     values[columns.index("graded_at")] = pair.graded_at or _now()
-    measurements = json.dumps({"timings": pair.timings, "curves": pair.curves}, allow_nan=False)
+    measurements = json.dumps({"timings": {k: v for k, v in pair.timings.items()
+                                           if _finite(v) is not None},
+                               "curves": _finite(pair.curves)}, allow_nan=False)
     db.execute(f"INSERT INTO pairs ({', '.join(columns)}, measurements, run_id) VALUES "
                f"({', '.join('?' * (len(columns) + 2))})", (*values, measurements, run_id))
     if run_id is not None:
@@ -342,6 +345,18 @@ def _insert_pair(db: sqlite3.Connection, pair: PairRecord, run_id: int | None) -
         f"({', '.join('?' * (len(TEST_COLUMNS) + 3))})",
         [(pair.student, pair.lesson, i, *(getattr(t, c) for c in TEST_COLUMNS))
          for i, t in enumerate(pair.tests)])
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN or infinity (a diverging student's loss) made None, so the
+    gradebook keeps standard JSON and the row is stored."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
 
 
 def _measurements(text: str) -> dict[str, Any]:
