@@ -114,6 +114,7 @@ def test_the_github_workflow_runs_a_matrix_then_merges(tmp_path: Path,
     step = next(s for s in grade["steps"] if "LOOPGRADER_SHARD" in s.get("env", {}))
     assert step["env"]["LOOPGRADER_SHARD"] == "${{ matrix.shard }}/${{ strategy.job-total }}"
     assert "grade" in step["run"] and "--shard auto" in step["run"]
+    assert step["run"].startswith("sudo -E ")  # LOOPGRADER_SHARD, GITHUB_* kept through sudo
     for k in strategy["matrix"]["shard"]:  # what the runner's environment will hold
         value = step["env"]["LOOPGRADER_SHARD"].replace("${{ matrix.shard }}", str(k)).replace(
             "${{ strategy.job-total }}", str(len(strategy["matrix"]["shard"])))

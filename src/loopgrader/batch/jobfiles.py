@@ -150,6 +150,8 @@ K8S_GRADE = """\
 #   kubectl apply -f grade-job.yaml
 #   kubectl wait --for=condition=complete --timeout=${hours}h job/loopgrader-grade
 #   kubectl apply -f merge-job.yaml
+# (backoffLimitPerIndex needs Kubernetes 1.29 or later. If a shard still fails, the Job ends
+# Failed rather than Complete: apply merge-job.yaml anyway, and the merge names the shard.)
 apiVersion: batch/v1
 kind: Job
 metadata:
@@ -267,9 +269,11 @@ jobs:
       - name: Grade shard $${{ matrix.shard }} of $${{ strategy.job-total }}
         env:
           LOOPGRADER_SHARD: $${{ matrix.shard }}/$${{ strategy.job-total }}
-        # as root (sudo), so that each student's code runs in namespaces of its own
+        # as root (sudo), so that each student's code runs in namespaces of its own; -E keeps
+        # LOOPGRADER_SHARD and the GITHUB_* variables the run records (student code gets a
+        # scrubbed environment, never this one)
         run: >-
-          sudo --preserve-env=LOOPGRADER_SHARD "$$(command -v loopgrader)" grade "$$SUBMISSIONS"
+          sudo -E "$$(command -v loopgrader)" grade "$$SUBMISSIONS"
           --out gradebook --shard auto --course course $grade_args
       - uses: actions/upload-artifact@v4
         if: $${{ !cancelled() }}
