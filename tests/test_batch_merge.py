@@ -86,6 +86,8 @@ def test_every_shard_merges_runs_and_sources_are_kept_and_merging_again_changes_
     assert again.runs == 0 and len(table(tmp_path / "class", "SELECT * FROM runs")) == 4
     assert table(tmp_path / "class", "SELECT * FROM pairs ORDER BY student") == before
     assert len(table(tmp_path / "class", "SELECT * FROM tests")) == 48
+    assert table(tmp_path / "class", "SELECT count(*) FROM run_results r JOIN runs ON "
+                 "runs.id = r.run_id AND runs.shard LIKE '%/4'") == [(24,)]  # history kept
 
 
 def test_a_missing_shard_is_named_and_nothing_is_written(tmp_path: Path, course: Course) -> None:

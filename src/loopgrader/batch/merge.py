@@ -7,7 +7,8 @@ graders as they are now (each run records a fingerprint per lesson). Any problem
 whole merge with a message naming the folders.
 
 The merge itself works on a copy of ``--out``'s gradebook (SQLite's backup), copies each shard
-in one transaction (runs once each, by their token, then pairs and tests), and only then
+in one transaction (runs once each, by their token, then pairs with every column both
+gradebooks have, tests, each run's results and released feedback), and only then
 replaces the old gradebook by a rename: stopped at any point, ``--out`` is as it was. Pairs
 already in ``--out`` that no shard holds are kept.
 """
@@ -200,10 +201,8 @@ def _columns(book: Gradebook, schema: str, table: str) -> list[str]:
 def _copy(book: Gradebook, shard: _Shard, summary: MergeSummary) -> None:
     book.execute("ATTACH DATABASE ? AS shard", (str(shard.folder / FILE_NAME),))
     try:
-        pair_cols = [c for c in _columns(book, "shard", "pairs")
-                     if c in _columns(book, "main", "pairs") and c != "run_id"]
-        test_cols = [c for c in _columns(book, "shard", "tests")
-                     if c in _columns(book, "main", "tests")]
+        pair_cols = [c for c in _common(book, "pairs") if c != "run_id"]
+        test_cols = _common(book, "tests")
         with book.transaction() as db:
             mapping = _copy_runs(db, shard, summary)
             db.execute("CREATE TEMP TABLE run_map (old INTEGER PRIMARY KEY, new INTEGER)")
@@ -216,10 +215,30 @@ def _copy(book: Gradebook, shard: _Shard, summary: MergeSummary) -> None:
                        "LEFT JOIN run_map m ON m.old = p.run_id")
             cols = ", ".join(test_cols)
             db.execute(f"INSERT INTO main.tests ({cols}) SELECT {cols} FROM shard.tests")
+            _copy_history(book, db)
             db.execute("DROP TABLE run_map")
         summary.pairs += len(shard.pairs)
     finally:
         book.execute("DETACH DATABASE shard")
+
+
+def _copy_history(book: Gradebook, db: sqlite3.Connection) -> None:
+    """Each run's results (for ``regrades``, under the runs' new numbers) and the hidden
+    feedback released by hand (``--out``'s own releases win), where both gradebooks have them."""
+    if _common(book, "run_results") and "run_id" in _common(book, "run_results"):
+        others = [c for c in _common(book, "run_results") if c != "run_id"]
+        db.execute(f"INSERT OR REPLACE INTO main.run_results (run_id, {', '.join(others)}) "
+                   f"SELECT m.new, {', '.join('r.' + c for c in others)} FROM "
+                   "shard.run_results r JOIN run_map m ON m.old = r.run_id")
+    if cols := ", ".join(_common(book, "releases")):
+        db.execute(f"INSERT OR IGNORE INTO main.releases ({cols}) SELECT {cols} "
+                   "FROM shard.releases")
+
+
+def _common(book: Gradebook, table: str) -> list[str]:
+    """The columns ``table`` has in both the shard and --out (none: a table one lacks)."""
+    mine = _columns(book, "main", table)
+    return [c for c in _columns(book, "shard", table) if c in mine]
 
 
 def _copy_runs(db: sqlite3.Connection, shard: _Shard, summary: MergeSummary) -> dict[int, int]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,6 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from loopgrader.errors import UsageError
+from loopgrader.records.gradebook_runs import (
+    RUNS_SCHEMA,
+    RunInfo,
+    RunSource,
+    insert_source,
+    read_run_infos,
+)
 from loopgrader.records.gradebook_term import (
     TERM_COLUMNS,
     TERM_SCHEMA,
@@ -64,15 +70,10 @@ CREATE TABLE IF NOT EXISTS tests (
     passed INTEGER NOT NULL, visibility TEXT NOT NULL, category TEXT, message TEXT, hint TEXT,
     PRIMARY KEY (student, lesson, position),
     FOREIGN KEY (student, lesson) REFERENCES pairs (student, lesson) ON DELETE CASCADE);
-CREATE TABLE IF NOT EXISTS run_sources (
-    run_id INTEGER PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
-    token TEXT NOT NULL UNIQUE, scheduler TEXT NOT NULL, job TEXT NOT NULL, host TEXT NOT NULL,
-    graders TEXT NOT NULL);
 """
 PAIR_COLUMNS = ("student", "lesson", "status", "score", "max_score", "exercise_score",
                 "exercise_max", "quiz_score", "quiz_max", "duration_s", "message", "fingerprint",
                 "isolation", "device", "graded_at")
-SOURCE_COLUMNS = ("token", "scheduler", "job", "host", "graders")
 TEST_COLUMNS = ("name", "node_id", "score", "max_score", "passed", "visibility", "category",
                 "message", "hint")
 
@@ -130,32 +131,6 @@ class PairRecord:
         return self.score if self.final_score is None else self.final_score
 
 
-@dataclass(frozen=True)
-class RunSource:
-    """Where a run came from: the scheduler and its task, the machine, and the fingerprint of
-    each lesson's graders (``graders``: lesson id → fingerprint). ``token`` names the run
-    across gradebooks (a merge copies each run once)."""
-
-    scheduler: str = "none"
-    job: str = ""
-    host: str = ""
-    graders: dict[str, str] = field(default_factory=dict)
-    token: str = field(default_factory=lambda: uuid.uuid4().hex)
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    """One run of a gradebook, with its source (None: made before runs recorded one)."""
-
-    id: int
-    started_at: str
-    finished_at: str | None
-    command: str
-    shard: str
-    isolation: str
-    source: RunSource | None
-
-
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -170,7 +145,7 @@ class Gradebook:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         with self._transaction():
-            for statement in filter(str.strip, (SCHEMA + TERM_SCHEMA).split(";")):
+            for statement in filter(str.strip, (SCHEMA + TERM_SCHEMA + RUNS_SCHEMA).split(";")):
                 self._db.execute(statement)
             migrate_term(self._db)
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
@@ -205,10 +180,7 @@ class Gradebook:
                                 "VALUES (?, ?, ?, ?)", (_now(), command, shard, isolation))
             run_id = int(cursor.lastrowid or 0)
             if source is not None:
-                db.execute(f"INSERT INTO run_sources (run_id, {', '.join(SOURCE_COLUMNS)}) "
-                           "VALUES (?, ?, ?, ?, ?, ?)",
-                           (run_id, source.token, source.scheduler, source.job, source.host,
-                            json.dumps(source.graders, sort_keys=True)))
+                insert_source(db, run_id, source)
             return run_id
 
     def finish_run(self, run_id: int) -> None:
@@ -286,12 +258,7 @@ class Gradebook:
 
     def run_infos(self) -> list[RunInfo]:
         """Every run, oldest first, with where it came from."""
-        rows = self._db.execute(
-            f"SELECT id, started_at, finished_at, command, shard, isolation, "
-            f"{', '.join('s.' + c for c in SOURCE_COLUMNS)} FROM runs LEFT JOIN run_sources s "
-            "ON s.run_id = runs.id ORDER BY id")
-        return [RunInfo(row[0], row[1], row[2], row[3], row[4], row[5], _source(row[6:]))
-                for row in rows]
+        return read_run_infos(self._db)
 
     def pair_runs(self) -> dict[tuple[str, str], int | None]:
         """(student, lesson) → the run that graded the pair (None: not recorded)."""
@@ -315,17 +282,6 @@ class Gradebook:
         all); for merging."""
         with self._transaction() as db:
             yield db
-
-
-def _source(row: Sequence[Any]) -> RunSource | None:
-    token, scheduler, job, host, graders = row
-    if token is None:
-        return None
-    try:
-        parsed = json.loads(graders)
-    except ValueError:
-        parsed = {}
-    return RunSource(scheduler, job, host, parsed if isinstance(parsed, dict) else {}, token)
 
 
 def _insert_pair(db: sqlite3.Connection, pair: PairRecord, run_id: int | None) -> None:
