@@ -8,12 +8,14 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from batch_harness import make_course
 from loopgrader.batch import merge as batch_merge
 from loopgrader.batch.grade import in_shard
 from loopgrader.batch.merge import merge_gradebooks
 from loopgrader.batch.provenance import graders_fingerprints
+from loopgrader.cli.batch import merge_command
 from loopgrader.course.catalog import Course, load_course
 from loopgrader.errors import UsageError
 from loopgrader.records.gradebook import (
@@ -206,3 +208,22 @@ def test_an_old_gradebook_gains_the_sources_table_and_keeps_its_rows(tmp_path: P
         book.record([pair("bob")], second)
         assert book.graded_with() == {("ann", "1.1"): None, ("bob", "1.1"): "abc"}
         assert book.run_infos()[1].source == source
+
+
+def test_the_merge_command_names_the_missing_shard_without_a_traceback(
+        tmp_path: Path, course: Course) -> None:
+    for k in (1, 2, 4):
+        shard_book(tmp_path / f"out-{k}", course, k, 4)
+    result = CliRunner().invoke(merge_command, [*(str(tmp_path / f"out-{k}") for k in (1, 2, 4)),
+                                                "--out", str(tmp_path / "class"), "--course",
+                                                str(course.root)])
+    assert result.exit_code == 2
+    assert "Error: merge refused: shard 3 of 4 has no gradebook" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "class" / FILE_NAME).exists()
+    shard_book(tmp_path / "out-3", course, 3, 4)
+    result = CliRunner().invoke(merge_command, [*(str(tmp_path / f"out-{k}") for k in range(1, 5)),
+                                                "--out", str(tmp_path / "class"), "--course",
+                                                str(course.root)])
+    assert result.exit_code == 0, result.output
+    assert "merged 4 gradebooks (all 4 shards, 24 pairs)" in result.output
+    assert (tmp_path / "class" / "grades_wide.csv").read_text().count("\n") == 25
