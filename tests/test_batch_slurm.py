@@ -9,6 +9,7 @@ fails the test: ``.ci/run`` installs it (apt-get install slurmctld slurmd slurm-
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import subprocess
 import tempfile
@@ -50,6 +51,7 @@ def slurm() -> Iterator[SlurmCluster]:
         yield cluster
     finally:
         cluster.stop()
+        shutil.rmtree(cluster.root, ignore_errors=True)  # failures quote the logs
 
 
 def pairs(out: Path) -> dict[tuple[str, str], tuple[object, ...]]:
