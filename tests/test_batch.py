@@ -186,3 +186,20 @@ def test_usage_errors_are_reported_without_a_traceback(tmp_path: Path) -> None:
     assert code == 2 and "not built yet" in text
     code, text = grade(course, tmp_path / "nowhere", tmp_path / "out")
     assert code == 2 and "not a folder of submissions" in text
+
+
+def test_a_resumed_run_grades_again_the_lessons_whose_graders_changed(tmp_path: Path) -> None:
+    course = make_course(tmp_path / "course")
+    subs = tmp_path / "subs"
+    add_submission(subs, "ann", "good")
+    out = tmp_path / "out"
+    code, text = grade(course, subs, out, "--isolation", "limits")
+    assert code == 0 and "1 graded now" in text, text
+    grader = next((course / "graders" / "1.1").glob("test_*.py"))
+    grader.write_text(grader.read_text() + "\n# the instructor fixed a test\n")
+    code, text = grade(course, subs, out, "--isolation", "limits")
+    assert code == 0 and "1 graded now" in text and "0 already in the gradebook" in text, text
+    db = sqlite3.connect(out / "gradebook.sqlite")
+    graders = [g for (g,) in db.execute("SELECT graders FROM run_sources ORDER BY run_id")]
+    assert len(graders) == 2 and graders[0] != graders[1]
+    assert db.execute("SELECT run_id FROM pairs").fetchone() == (2,)

@@ -1,4 +1,5 @@
-"""The gradebook: transactions, resume data, merging shards, reading a student's progress."""
+"""The gradebook: transactions, resume data, reading a student's progress (merging shards:
+test_batch_merge.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from loopgrader.records.gradebook import (
     PairRecord,
     TestRecord,
     load_gradebook_progress,
-    merge_gradebooks,
     open_gradebook,
 )
 
@@ -66,23 +66,6 @@ def test_a_process_killed_mid_transaction_leaves_no_half_written_row(tmp_path: P
     assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
-def test_merge_combines_shards_and_keeps_the_later_result(tmp_path: Path) -> None:
-    with open_gradebook(tmp_path / "s1") as book:
-        book.record([pair("ann"), pair("bob", graded_at="2026-01-01T00:00:00+00:00")])
-    with open_gradebook(tmp_path / "s2") as book:
-        book.record([pair("cat"), pair("bob", score=0.0, graded_at="2026-02-01T00:00:00+00:00",
-                                        fingerprint="f9")])
-    copied, conflicts = merge_gradebooks(tmp_path / "all", [tmp_path / "s1", tmp_path / "s2"])
-    assert copied == 4 and len(conflicts) == 1 and "bob 1.1" in conflicts[0]
-    copied, conflicts = merge_gradebooks(tmp_path / "all", [tmp_path / "s2"])
-    assert (copied, conflicts) == (0, [])  # merging again changes nothing
-    with open_gradebook(tmp_path / "all") as book:
-        assert {p.student: p.fingerprint for p in book.pairs()} == \
-            {"ann": "f1", "bob": "f9", "cat": "f1"}
-    with pytest.raises(UsageError, match="no gradebook here"):
-        merge_gradebooks(tmp_path / "all", [tmp_path / "nothing"])
-
-
 def test_a_students_results_read_as_progress(tmp_path: Path) -> None:
     with open_gradebook(tmp_path) as book:
         book.record([pair("ann"), pair("ann", "1.2", score=0.0, status="timed out")])
@@ -115,3 +98,14 @@ def test_timings_and_loss_curves_are_kept_and_reach_the_progress_report(tmp_path
         assert book.pairs("ann")[0].curves == curves
     exercise = load_gradebook_progress(tmp_path, "ann").attempts[0]
     assert (exercise.timings, exercise.curves) == ({"fit": 1.25}, curves)
+
+
+def test_a_diverging_loss_curve_is_stored_with_its_row(tmp_path: Path) -> None:
+    nan, inf = float("nan"), float("inf")
+    diverging = PairRecord("ann", "1.2", "graded", 1.0, 8.0, timings={"fit": inf, "step": 1.5},
+                           curves={"test_fit": {"loss": [1.0, 10.0, inf, nan]}})
+    with open_gradebook(tmp_path) as book:
+        book.record([diverging])
+        stored = book.pairs()[0]
+    assert stored.timings == {"step": 1.5}
+    assert stored.curves == {"test_fit": {"loss": [1.0, 10.0, None, None]}}

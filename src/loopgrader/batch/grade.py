@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
+from loopgrader.batch.provenance import graders_fingerprints
 from loopgrader.batch.rows import (
     QuizScore,
     load_quizzes,
@@ -29,6 +30,7 @@ from loopgrader.batch.rows import (
     pair_without_grading,
     score_answers,
 )
+from loopgrader.batch.shards import ShardChoice, parse_shard
 from loopgrader.batch.stage import Staged, Submission, discover, safe_name, stage
 from loopgrader.batch.term import Term, TermOptions, apply_term, load_term
 from loopgrader.course.catalog import Course, Lesson, select_lessons
@@ -44,13 +46,13 @@ from loopgrader.grading.runner import (
     run_graders,
 )
 from loopgrader.quiz.model import Quiz
-from loopgrader.records.gradebook import Gradebook, PairRecord, open_gradebook
+from loopgrader.records.gradebook import Gradebook, PairRecord, RunSource, open_gradebook
 from loopgrader.sandbox.host import GraderHost
 from loopgrader.sandbox.isolation import detect_isolation, hidden_paths, slot_cpus
 from loopgrader.status import PairStatus
 
-__all__ = ["BatchOptions", "BatchSummary", "Listener", "grade_batch", "in_shard", "parse_shard",
-           "select_batch_lessons"]
+__all__ = ["BatchOptions", "BatchSummary", "Listener", "grade_batch", "in_shard", "lock_out",
+           "parse_shard", "select_batch_lessons"]
 
 
 class Listener(Protocol):
@@ -79,6 +81,7 @@ class BatchOptions:
     memory_bytes: int | None = None  # None: 4 GiB on cpu, no limit on accelerators
     command: str = "loopgrader grade"
     term: TermOptions = field(default_factory=TermOptions)  # roster, extensions, times
+    origin: ShardChoice | None = None  # which scheduler chose the shard (recorded per run)
 
 
 @dataclass
@@ -111,18 +114,6 @@ class _Context:
     staging: Path
 
 
-def parse_shard(text: str) -> tuple[int, int]:
-    """``K/N`` with 1 ≤ K ≤ N."""
-    try:
-        k, n = (int(part) for part in text.split("/"))
-    except ValueError:
-        raise UsageError(f"--shard: expected K/N such as 2/8, got {text!r}") from None
-    if not 1 <= k <= n:
-        raise UsageError(f"--shard: K must be between 1 and N, got {text!r}",
-                         hint="shards are numbered from 1: for a 0-based index use K=$((I+1))")
-    return k, n
-
-
 def in_shard(student: str, shard: tuple[int, int]) -> bool:
     """Whether ``student`` belongs to shard K of N: a hash of the name, so it never depends on
     which other submissions exist."""
@@ -153,16 +144,20 @@ def grade_batch(course: Course, options: BatchOptions,
     everyone = discover(options.submissions)
     term = load_term(course, options.term, [s.student for s in everyone])  # before any write
     students = [s for s in everyone if in_shard(s.student, options.shard)]
-    with _locked(options.out), open_gradebook(options.out) as book:
+    with lock_out(options.out), open_gradebook(options.out) as book:
         isolation = detect_isolation(options.isolation)
-        done = book.fingerprints()
+        graders = graders_fingerprints(course, lessons)
+        done = _still_valid(book, graders)
         tasks = [_Task(s, tuple(lessons), {lesson.id: done[(s.student, lesson.id)]
                                            for lesson in lessons if (s.student, lesson.id) in done})
                  for s in students]
         summary = BatchSummary(students=len(students), pairs=len(students) * len(lessons),
                                isolation=isolation)
+        origin = options.origin
+        source = RunSource(graders=graders) if origin is None else \
+            RunSource(origin.scheduler, origin.job, origin.host, graders)
         run_id = book.start_run(options.command, f"{options.shard[0]}/{options.shard[1]}",
-                                isolation)
+                                isolation, source)
         with tempfile.TemporaryDirectory(prefix="loopgrader-batch-") as tmp:
             context = _Context(course, options, _run_options(course, options, isolation),
                                load_quizzes(lessons), stub_fingerprints(course), Path(tmp))
@@ -195,6 +190,14 @@ def _apply_term(book: Gradebook, term: Term, course: Course, students: list[Subm
             f"{' ...' if len(weaker) > 20 else ''}"]
 
 
+def _still_valid(book: Gradebook, graders: dict[str, str]) -> dict[tuple[str, str], str]:
+    """The gradebook's pair fingerprints, less the pairs graded with other graders than the
+    course's now (or with graders not recorded): those are graded again."""
+    used = book.graded_with()
+    return {key: mark for key, mark in book.fingerprints().items()
+            if used.get(key) is not None and used[key] == graders.get(key[1])}
+
+
 def _run_options(course: Course, options: BatchOptions, isolation: str) -> RunOptions:
     memory = options.memory_bytes
     if memory is None:
@@ -208,13 +211,15 @@ def _run_options(course: Course, options: BatchOptions, isolation: str) -> RunOp
 
 
 @contextlib.contextmanager
-def _locked(out: Path) -> Iterator[None]:
+def lock_out(out: Path) -> Iterator[None]:
+    """Hold ``out``'s lock (one writer per gradebook: a grade or a merge)."""
     out.mkdir(parents=True, exist_ok=True)
     with open(out / ".lock", "a+b") as handle:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            raise UsageError(f"{out}: another `loopgrader grade` is writing this gradebook",
+            raise UsageError(f"{out}: another `loopgrader grade` or `merge` is writing "
+                             "this gradebook",
                              hint="wait for it to finish, or use another --out") from None
         yield
 

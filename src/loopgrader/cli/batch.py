@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -10,14 +11,17 @@ from pathlib import Path
 import click
 
 from loopgrader.batch.exports import export_gradebook
-from loopgrader.batch.grade import BatchOptions, BatchSummary, grade_batch, parse_shard
+from loopgrader.batch.grade import BatchOptions, BatchSummary, grade_batch
+from loopgrader.batch.jobfiles import JobSpec, loopgrader_command, write_jobfiles
+from loopgrader.batch.merge import MergeSummary, merge_gradebooks
+from loopgrader.batch.shards import choose_shard
 from loopgrader.batch.term import TermOptions
 from loopgrader.cli.common import course_option, debug_option, guarded, load_course_from
 from loopgrader.cli.progressbar import make_listener
-from loopgrader.records.gradebook import merge_gradebooks
 
-__all__ = ["grade_command", "merge_command"]
+__all__ = ["grade_command", "jobfiles_command", "merge_command"]
 
+MERGE_INTERRUPTED = "the merged gradebook was left as it was before this merge"
 INTERRUPTED = ("every submission graded so far is saved in the gradebook; run the same "
                "command again to resume")
 
@@ -43,7 +47,9 @@ def _summary_text(summary: BatchSummary, out: Path) -> str:
               help="Seconds one call into a student's code may take.")
 @click.option("--force", is_flag=True, help="Grade again pairs the gradebook already holds.")
 @click.option("--shard", default="1/1", show_default=True,
-              help="Grade only shard K of N (K from 1), for a CI matrix or a job array.")
+              help="Grade only shard K of N (K from 1), for a CI matrix or a job array; "
+              "auto (or auto/N): read it from Slurm, a Kubernetes indexed Job or "
+              "LOOPGRADER_SHARD.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="cpu",
               show_default=True)
 @click.option("--isolation", type=click.Choice(["auto", "namespaces", "limits"]),
@@ -69,9 +75,10 @@ def grade_command(submissions: Path, out: Path, lessons: str, jobs: int, timeout
 
     def action() -> BatchSummary:
         course = load_course_from(course_dir)
+        origin = choose_shard(shard, os.environ)
         options = BatchOptions(
             submissions=submissions.resolve(), out=out.resolve(), lessons=lessons, jobs=jobs,
-            timeout=timeout, force=force, shard=parse_shard(shard), device=device,
+            timeout=timeout, force=force, shard=origin.shard, origin=origin, device=device,
             isolation=isolation, memory_bytes=None if memory_mb is None else memory_mb << 20,
             command=shlex.join(["loopgrader", *sys.argv[1:]]),
             term=TermOptions(roster=roster, extensions=extensions, manifest=manifest,
@@ -97,15 +104,62 @@ def grade_command(submissions: Path, out: Path, lessons: str, jobs: int, timeout
 @debug_option
 def merge_command(gradebooks: tuple[Path, ...], out: Path, roster: Path | None,
                   course_dir: Path | None, debug: bool) -> None:
-    """Combine the gradebooks of shards (their --out folders) into --out, with exports."""
+    """Combine the gradebooks of every shard (their --out folders) into --out, with exports.
 
-    def action() -> tuple[int, list[str]]:
+    Refused unless the gradebooks are every shard of one split, once each, finished, and
+    graded with the course's graders as they are now."""
+
+    def action() -> MergeSummary:
         course = load_course_from(course_dir)
-        result = merge_gradebooks(out, gradebooks)
+        result = merge_gradebooks(course, out, gradebooks)
         export_gradebook(course, out, roster=roster)
         return result
 
-    copied, conflicts = guarded(debug, action, interrupted=INTERRUPTED)
-    for conflict in conflicts:
-        click.echo(f"warning: {conflict}", err=True)
-    click.echo(f"merged {len(gradebooks)} gradebooks ({copied} pairs copied) into {out}")
+    summary = guarded(debug, action, interrupted=MERGE_INTERRUPTED)
+    click.echo(f"merged {summary.sources} gradebooks (all {summary.shards} shards, "
+               f"{summary.pairs} pairs) into {out}: {summary.students} students")
+
+
+@click.command("jobfiles")
+@click.argument("submissions", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for the job files (slurm/, kubernetes/, github/).")
+@click.option("--shards", type=click.IntRange(min=1), required=True,
+              help="How many shards the class is graded in (N of --shard K/N).")
+@click.option("--throttle", type=click.IntRange(min=1), default=None,
+              help="At most this many shards at once (default: all).")
+@click.option("--results", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Slurm: shared folder for shard-K/, logs/ and class/ (default: "
+              "SUBMISSIONS/../results).")
+@click.option("--lessons", default="all", show_default=True, help="Lessons to grade.")
+@click.option("--jobs", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Cores per shard (--jobs of each grade).")
+@click.option("--timeout", type=click.FloatRange(min=1), default=60.0, show_default=True)
+@click.option("--image", default=JobSpec.image, show_default=True,
+              help="Kubernetes: a container image with loopgrader installed.")
+@click.option("--claim", default=JobSpec.claim, show_default=True,
+              help="Kubernetes: the PersistentVolumeClaim holding course/, submissions/, "
+              "results/.")
+@course_option
+@debug_option
+def jobfiles_command(submissions: Path, out: Path, shards: int, throttle: int | None,
+                     results: Path | None, lessons: str, jobs: int, timeout: float, image: str,
+                     claim: str, course_dir: Path | None, debug: bool) -> None:
+    """Write job files that grade SUBMISSIONS in shards and merge them: a Slurm array and
+    merge job, a Kubernetes indexed Job, a GitHub Actions matrix workflow."""
+
+    def action() -> list[Path]:
+        course = load_course_from(course_dir)
+        folder = submissions.resolve()
+        spec = JobSpec(course=course.root, submissions=folder,
+                       results=(results or folder.parent / "results").resolve(), shards=shards,
+                       throttle=throttle or shards, jobs=jobs, lessons=lessons, timeout=timeout,
+                       image=image, claim=claim, loopgrader=loopgrader_command())
+        return write_jobfiles(spec, out)
+
+    for path in guarded(debug, action):
+        click.echo(f"wrote {path}")
+    click.echo(f"Slurm: bash {out / 'slurm' / 'submit.sh'}\n"
+               f"Kubernetes: see the top of {out / 'kubernetes' / 'grade-job.yaml'}\n"
+               f"GitHub: copy {out / 'github' / 'grade.yml'} to .github/workflows/ in the "
+               "submissions repository")

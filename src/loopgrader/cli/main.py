@@ -28,7 +28,8 @@ LAZY_COMMANDS = {"quiz": "loopgrader.cli.quiz:quiz_command",
                  "release": "loopgrader.cli.term:release_command",
                  "regrades": "loopgrader.cli.term:regrades_command",
                  "similarity": "loopgrader.cli.term:similarity_command",
-                 "watch": "loopgrader.cli.watch:watch_command"}
+                 "watch": "loopgrader.cli.watch:watch_command",
+                 "jobfiles": "loopgrader.cli.batch:jobfiles_command"}
 
 
 class LazyGroup(click.Group):

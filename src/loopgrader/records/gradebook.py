@@ -3,21 +3,29 @@
 This is the only module that knows the schema. Each submission's results are written in one
 transaction (WAL journal, synchronous writes), so an interrupted run — Ctrl-C, ``kill -9``, a
 power cut — keeps everything already committed and never leaves half a row. Shards are
-combined with :func:`merge_gradebooks`.
+combined by :mod:`loopgrader.batch.merge` (one SQL copy per shard, in a transaction).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import closing, contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from loopgrader.errors import UsageError
+from loopgrader.records.gradebook_runs import (
+    RUNS_SCHEMA,
+    RunInfo,
+    RunSource,
+    insert_source,
+    read_run_infos,
+)
 from loopgrader.records.gradebook_term import (
     TERM_COLUMNS,
     TERM_SCHEMA,
@@ -33,10 +41,11 @@ __all__ = [
     "FILE_NAME",
     "Gradebook",
     "PairRecord",
+    "RunInfo",
     "RunResult",
+    "RunSource",
     "TestRecord",
     "load_gradebook_progress",
-    "merge_gradebooks",
     "open_gradebook",
 ]
 
@@ -136,7 +145,7 @@ class Gradebook:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         with self._transaction():
-            for statement in filter(str.strip, (SCHEMA + TERM_SCHEMA).split(";")):
+            for statement in filter(str.strip, (SCHEMA + TERM_SCHEMA + RUNS_SCHEMA).split(";")):
                 self._db.execute(statement)
             migrate_term(self._db)
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
@@ -164,11 +173,15 @@ class Gradebook:
             raise
         self._db.execute("COMMIT")
 
-    def start_run(self, command: str, shard: str, isolation: str) -> int:
+    def start_run(self, command: str, shard: str, isolation: str,
+                  source: RunSource | None = None) -> int:
         with self._transaction() as db:
             cursor = db.execute("INSERT INTO runs (started_at, command, shard, isolation) "
                                 "VALUES (?, ?, ?, ?)", (_now(), command, shard, isolation))
-            return int(cursor.lastrowid or 0)
+            run_id = int(cursor.lastrowid or 0)
+            if source is not None:
+                insert_source(db, run_id, source)
+            return run_id
 
     def finish_run(self, run_id: int) -> None:
         with self._transaction() as db:
@@ -243,13 +256,42 @@ class Gradebook:
                                              score if final is None else final, read_tests(tests))
                 for student, lesson, run, status, score, final, tests in rows}
 
+    def run_infos(self) -> list[RunInfo]:
+        """Every run, oldest first, with where it came from."""
+        return read_run_infos(self._db)
+
+    def pair_runs(self) -> dict[tuple[str, str], int | None]:
+        """(student, lesson) → the run that graded the pair (None: not recorded)."""
+        return {(s, lesson): run for s, lesson, run in
+                self._db.execute("SELECT student, lesson, run_id FROM pairs")}
+
+    def graded_with(self) -> dict[tuple[str, str], str | None]:
+        """(student, lesson) → fingerprint of the graders that graded the pair (None: unknown,
+        from a gradebook made before graders were recorded)."""
+        graders = {run.id: run.source.graders for run in self.run_infos() if run.source}
+        return {key: graders.get(run, {}).get(key[1]) if run is not None else None
+                for key, run in self.pair_runs().items()}
+
+    def execute(self, sql: str, args: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        """Run one statement outside a transaction (ATTACH, DETACH, PRAGMA); for merging."""
+        return list(self._db.execute(sql, args))
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction on the underlying connection (committed whole or not at
+        all); for merging."""
+        with self._transaction() as db:
+            yield db
+
 
 def _insert_pair(db: sqlite3.Connection, pair: PairRecord, run_id: int | None) -> None:
     db.execute("DELETE FROM pairs WHERE student=? AND lesson=?", (pair.student, pair.lesson))
     columns = (*PAIR_COLUMNS, *TERM_COLUMNS)
     values = [getattr(pair, name) for name in columns]
     values[columns.index("graded_at")] = pair.graded_at or _now()
-    measurements = json.dumps({"timings": pair.timings, "curves": pair.curves}, allow_nan=False)
+    measurements = json.dumps({"timings": {k: v for k, v in pair.timings.items()
+                                           if _finite(v) is not None},
+                               "curves": _finite(pair.curves)}, allow_nan=False)
     db.execute(f"INSERT INTO pairs ({', '.join(columns)}, measurements, run_id) VALUES "
                f"({', '.join('?' * (len(columns) + 2))})", (*values, measurements, run_id))
     if run_id is not None:
@@ -259,6 +301,18 @@ def _insert_pair(db: sqlite3.Connection, pair: PairRecord, run_id: int | None) -
         f"({', '.join('?' * (len(TEST_COLUMNS) + 3))})",
         [(pair.student, pair.lesson, i, *(getattr(t, c) for c in TEST_COLUMNS))
          for i, t in enumerate(pair.tests)])
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN or infinity (a diverging student's loss) made None, so the
+    gradebook keeps standard JSON and the row is stored."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
 
 
 def _measurements(text: str) -> dict[str, Any]:
@@ -286,33 +340,6 @@ def open_gradebook(folder: Path, *, create: bool = True) -> Gradebook:
         return Gradebook(path)
     except sqlite3.DatabaseError as exc:
         raise UsageError(f"{path}: not a readable gradebook ({exc})") from None
-
-
-def merge_gradebooks(target: Path, sources: Iterable[Path]) -> tuple[int, list[str]]:
-    """Copy every pair of the ``sources`` gradebooks into ``target``'s; returns how many pairs
-    were copied and the conflicts (a pair graded differently in two places: the later-graded
-    result is kept). Merging the same gradebook again changes nothing."""
-    conflicts: list[str] = []
-    copied = 0
-    with open_gradebook(target) as book:
-        for source in sources:
-            with closing(open_gradebook(source, create=False)) as other:
-                existing = {(p.student, p.lesson): p for p in book.pairs()}
-                chosen = [pair for pair in other.pairs()
-                          if _newer(pair, existing.get((pair.student, pair.lesson)), conflicts)]
-                book.record(chosen)
-                copied += len(chosen)
-    return copied, conflicts
-
-
-def _newer(pair: PairRecord, current: PairRecord | None, conflicts: list[str]) -> bool:
-    if current is None:
-        return True
-    if (current.graded_at, current.fingerprint) == (pair.graded_at, pair.fingerprint):
-        return False
-    conflicts.append(f"{pair.student} {pair.lesson}: graded in more than one gradebook; "
-                     "the later result is kept")
-    return pair.graded_at > current.graded_at
 
 
 def load_gradebook_progress(gradebook_dir: Path, student: str,
