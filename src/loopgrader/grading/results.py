@@ -72,6 +72,13 @@ class LessonResult:
         return LessonStatus.ATTEMPTED
 
     @property
+    def integrity(self) -> tuple[str, ...]:
+        """Why the grader withheld points for integrity (a rejected construct in the source, a
+        guard undone at run time); empty for an ordinary submission."""
+        return tuple(dict.fromkeys(t.message or "" for t in self.tests
+                                   if t.category == Category.INTEGRITY))
+
+    @property
     def timings(self) -> dict[str, float]:
         found: dict[str, float] = {}
         for test in self.tests:
