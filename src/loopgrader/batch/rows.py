@@ -97,7 +97,7 @@ def pair_from_result(student: str, result: LessonResult, quiz: QuizScore, *, fin
         quiz_max=quiz.max_score, duration_s=round(result.duration_s, 3),
         message=_join(_clean(message, strip) or "", quiz.problem), fingerprint=fingerprint,
         isolation=isolation, device=result.device, tests=tests, timings=result.timings,
-        curves=result.curves)
+        curves=result.curves, integrity=_clean("\n".join(result.integrity), strip) or "")
 
 
 def _status(result: LessonResult, tests: tuple[TestRecord, ...]) -> tuple[str, str]:
