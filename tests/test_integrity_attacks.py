@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from course_harness import REPO, failure_report, grade_file
-from loopgrader._host import GraderHost
-from loopgrader.catalog import Course, load_course
-from loopgrader.runner import new_host
+from loopgrader.course.catalog import Course, load_course
+from loopgrader.grading.runner import new_host
+from loopgrader.sandbox.host import GraderHost
 
 ATTACKS = Path(__file__).resolve().parent / "fixtures" / "attacks_integrity"
 HEADER = re.compile(r"^#\s*(attack|guarded):\s*(.+?)\s*$", re.MULTILINE)

@@ -10,9 +10,9 @@ import pytest
 import torch
 from torch.autograd.variable import Variable
 
-from loopgrader.checks import guards
 from loopgrader.checks.integrity import find_rejections, rejected_source
-from loopgrader.gradebook import PairRecord, TestRecord, open_gradebook
+from loopgrader.probes import guards
+from loopgrader.records.gradebook import PairRecord, TestRecord, open_gradebook
 
 HONEST = '''
 from __future__ import annotations
