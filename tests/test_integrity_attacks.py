@@ -1,7 +1,9 @@
 """Integrity attacks: submissions that undo the graders' in-worker guards (autograd switched off,
 "do not use X") to earn the guarded points. Each file in tests/fixtures/attacks_integrity/<lesson>/
-names the tests its trick targets in a ``# guarded:`` header; every one of them must score 0 and
-the lesson must carry the integrity flag the instructor sees."""
+names the tests its trick targets in a ``# guarded:`` header: every one of them must score 0.
+With ``# flagged: yes`` (the default) they fail for integrity and the lesson carries the flag the
+instructor sees; with ``no``, the lesson's own run-time rule catches the trick as a plain
+failure (a function the exercise forbids, kept under another name, still refuses)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from loopgrader.grading.runner import new_host
 from loopgrader.sandbox.host import GraderHost
 
 ATTACKS = Path(__file__).resolve().parent / "fixtures" / "attacks_integrity"
-HEADER = re.compile(r"^#\s*(attack|guarded):\s*(.+?)\s*$", re.MULTILINE)
+HEADER = re.compile(r"^#\s*(attack|guarded|flagged):\s*(.+?)\s*$", re.MULTILINE)
 COURSE = load_course(REPO)
 pytestmark = pytest.mark.slow
 
@@ -27,9 +29,10 @@ def _attacks() -> list[tuple[str, Path]]:
             for path in sorted(folder.glob("*.py"))]
 
 
-def _guarded(path: Path) -> list[str]:
+def _header(path: Path) -> tuple[list[str], bool]:
     fields = dict(HEADER.findall(path.read_text(encoding="utf-8")))
-    return [name.strip() for name in fields["guarded"].split(",") if name.strip()]
+    names = [name.strip() for name in fields["guarded"].split(",") if name.strip()]
+    return names, fields.get("flagged", "yes") == "yes"
 
 
 @pytest.fixture(scope="module")
@@ -45,12 +48,14 @@ def test_attack_earns_no_guarded_points(lesson_id: str, path: Path, tmp_path: Pa
     course: Course = COURSE
     result = grade_file(course, course.lesson(lesson_id), path, tmp_path, host)
     names = {t.node_id.split("::")[-1].split("[")[0]: t for t in result.tests}
-    for guarded in _guarded(path):
+    guarded_tests, flagged = _header(path)
+    for guarded in guarded_tests:
         assert guarded in names, f"{path.name}: no test named {guarded} in lesson {lesson_id}"
         test = names[guarded]
         assert not test.passed, (f"{path.name} earned the guarded points of {guarded}\n"
                                  f"{failure_report(result)}")
-        assert test.category == "integrity", (f"{path.name}: {guarded} failed, but not for "
-                                              f"integrity\n{failure_report(result)}")
-    assert result.integrity, f"{path.name}: the lesson carries no integrity flag"
+        if flagged:
+            assert test.category == "integrity", (f"{path.name}: {guarded} failed, but not for "
+                                                  f"integrity\n{failure_report(result)}")
+    assert bool(result.integrity) == flagged, f"{path.name}: integrity flag {result.integrity}"
     assert result.status != "passed"

@@ -25,12 +25,14 @@ import torch
 from torch.autograd.graph import saved_tensors_hooks
 from torch.autograd.variable import Variable
 
-__all__ = ["NO_AUTOGRAD_MESSAGE", "allow_autograd", "forbid", "no_autograd", "take_violations"]
+__all__ = ["NO_AUTOGRAD_MESSAGE", "allow_autograd", "forbid", "gate", "no_autograd",
+           "take_violations"]
 
 NO_AUTOGRAD_MESSAGE = ("this exercise asks for the gradients by hand: backward() and "
                        "torch.autograd.grad are not available here")
 
 _VIOLATIONS: list[str] = []
+_CLOSED: dict[str, int] = {}  # gated names forbidden right now (nesting depth)
 
 
 def take_violations() -> list[str]:
@@ -123,11 +125,43 @@ def no_autograd() -> Iterator[None]:
         _check_guard_code()
 
 
+def gate(*dotted: str) -> None:
+    """Called by a probe module as it loads (before the student's file is imported): each named
+    function is replaced, for the worker's whole life, by a gate that calls it except inside
+    ``forbid()`` of that name. A reference the student's code takes at import time, under any
+    name, is then the gate, and refuses inside ``forbid()`` too. Classes are left as they are
+    (a gate would break ``isinstance`` and subclassing)."""
+    for name in dotted:
+        owner_name, attr = name.rsplit(".", 1)
+        owner: Any = _resolve(owner_name)
+        original = owner.__dict__.get(attr, getattr(owner, attr, None))
+        if original is None or isinstance(original, type) or getattr(original, "_loopgrader_gate",
+                                                                     False):
+            continue
+        setattr(owner, attr, _make_gate(name, original))
+
+
+def _make_gate(name: str, original: Any) -> Any:
+    def gated(*args: Any, **kwargs: Any) -> Any:
+        if _CLOSED.get(name):
+            raise RuntimeError(f"{name} is not allowed in this exercise: write it yourself")
+        return original(*args, **kwargs)
+
+    for field in ("__name__", "__qualname__", "__doc__", "__module__"):
+        with contextlib.suppress(AttributeError, TypeError):
+            setattr(gated, field, getattr(original, field))
+    gated._loopgrader_gate = True  # type: ignore[attr-defined]
+    return gated
+
+
 @contextlib.contextmanager
 def forbid(*dotted: str) -> Iterator[None]:
-    """Inside: each named attribute (``torch.sigmoid``, ``torch.Tensor.relu``...) raises."""
+    """Inside: each named attribute (``torch.sigmoid``, ``torch.Tensor.relu``...) raises, and so
+    does every gate of those names (``gate``)."""
     _check_guard_code()
     saved: list[tuple[Any, str, Any, _Forbidden]] = []
+    for name in dotted:
+        _CLOSED[name] = _CLOSED.get(name, 0) + 1
     try:
         for name in dotted:
             owner_name, attr = name.rsplit(".", 1)
@@ -142,6 +176,8 @@ def forbid(*dotted: str) -> Iterator[None]:
                 _violation(f"{refusal.name}, which this exercise forbids, was put back while "
                            "it was forbidden")
             setattr(owner, attr, value)
+        for name in dotted:
+            _CLOSED[name] -= 1
         _check_guard_code()
 
 
