@@ -175,3 +175,20 @@ def test_gradebook_stores_the_flag_and_migrates_old_gradebooks(tmp_path: Path) -
         assert [p.integrity for p in book.pairs()] == [""]
         book.record([_pair("flagged")])
         assert [p.integrity for p in book.pairs()] == ["flagged"]
+
+
+def test_gate_refuses_a_reference_kept_before_forbid() -> None:
+    original = torch.nn.functional.layer_norm
+    guards.gate("torch.nn.functional.layer_norm")
+    try:
+        kept = torch.nn.functional.layer_norm  # what a student's import-time alias would hold
+        x = torch.randn(2, 4)
+        assert torch.equal(kept(x, (4,)), original(x, (4,)))
+        assert torch.nn.LayerNorm(4)(x).shape == (2, 4)
+        with guards.forbid("torch.nn.functional.layer_norm"), \
+                pytest.raises(RuntimeError, match="not allowed"):
+            kept(x, (4,))
+        assert torch.equal(kept(x, (4,)), original(x, (4,)))
+        assert guards.take_violations() == []
+    finally:
+        torch.nn.functional.layer_norm = original
