@@ -192,3 +192,23 @@ def test_gate_refuses_a_reference_kept_before_forbid() -> None:
         assert guards.take_violations() == []
     finally:
         torch.nn.functional.layer_norm = original
+
+
+def test_exports_show_the_flag(tmp_path: Path) -> None:
+    from loopgrader.batch.exports import write_exports
+    from loopgrader.course.catalog import load_course
+
+    course = load_course(Path(__file__).resolve().parents[1])
+    flagged = _pair("while running gradients_by_hand(...): the engine was put back")
+    honest = PairRecord("bob", "1.2", "graded", 1.0, 1.0, 1.0, 1.0)
+    write_exports(course, [flagged, honest], tmp_path)
+    wide = (tmp_path / "grades_wide.csv").read_text().splitlines()
+    assert wide[0].endswith(",total,integrity")
+    assert wide[1].startswith("ann,") and wide[1].endswith(",1.2")
+    assert wide[2].startswith("bob,") and wide[2].endswith(",")
+    long = (tmp_path / "grades_long.csv").read_text().splitlines()
+    assert long[0] == "student,lesson,score,max_score,status,integrity"
+    assert "engine was put back" in long[1] and long[2].endswith("graded,")
+    assert "**Integrity:**" in (tmp_path / "feedback" / "ann.md").read_text()
+    assert "Integrity:" not in (tmp_path / "feedback" / "bob.md").read_text()
+    assert "integrity" in (tmp_path / "feedback" / "ann.html").read_text()

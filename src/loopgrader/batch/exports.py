@@ -223,6 +223,7 @@ def gradescope_results(pairs: Sequence[PairRecord],
         score=sum(p.final for p in pairs),
         execution_time=sum(p.duration_s for p in pairs),
         output="\n".join(f"{p.lesson}: {p.status} ({_pts(p.final)}/{_pts(p.max_score)})"
+                         + (" — integrity: points withheld" if p.integrity else "")
                          if views[p.lesson].score is not None else
                          f"{p.lesson}: {p.status} (score after the release)" for p in pairs),
         tests=tests,
@@ -236,7 +237,7 @@ def gradescope_results(pairs: Sequence[PairRecord],
 
 def _lesson_extra(p: PairRecord) -> dict[str, Any]:
     extra: dict[str, Any] = {"status": p.status, "score": p.final, "max_score": p.max_score,
-                             "quiz_score": p.quiz_score}
+                             "quiz_score": p.quiz_score, "integrity": p.integrity}
     if p.final_score is not None:
         extra |= {"raw_score": p.score, "submitted_at": p.submitted_at or None,
                   "submitted_source": p.submitted_source or None, "due_at": p.due_at or None,
