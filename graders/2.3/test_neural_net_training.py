@@ -275,4 +275,5 @@ def test_training_speed(student: Any, reference_worker: Any, device: Any,
                                      str(device), 40, 32, 0.05, device=str(device), allowed=3.0)
     assert_timing(verdict, "train (1024 samples, batches of 32, 40 epochs)", record,
                   key="train")
-    assert_timed_result(verdict, "after 40 epochs", record=record, key="train")
+    assert_timed_result(verdict, "after 40 epochs", loose=1.0, atol=0.01, record=record,
+                        key="train")

@@ -327,4 +327,5 @@ def test_epoch_speed(student: Any, reference_worker: Any, device: torch.device,
     verdict = time_against_reference(student, reference_worker, "epoch_for_timing", X, y, 256,
                                      64, str(device), device=str(device), allowed=3.0)
     assert_timing(verdict, "one epoch (2048 samples, batches of 64)", record, key="epoch")
-    assert_timed_result(verdict, "after one epoch", record=record, key="epoch")
+    assert_timed_result(verdict, "after one epoch", loose=0.05, atol=1e-3, record=record,
+                        key="epoch")

@@ -29,8 +29,10 @@ def last_loss(reported: Any) -> float | None:
     return None
 
 
-def trained_summary(params: nn.Module | Mapping[str, Any], loss: Any = None) -> dict[str, Any]:
-    """``{"loss": the last reported loss, "params": {name: sampled entries}}`` (float64, CPU)."""
+def trained_summary(params: nn.Module | Mapping[str, Any], loss: Any = None,
+                    measured: float | None = None) -> dict[str, Any]:
+    """``{"loss": the last reported loss, "params": {name: sampled entries}}`` (float64, CPU),
+    plus ``measured_loss`` when the probe measured the trained model's loss itself."""
     named = dict(params.state_dict()) if isinstance(params, nn.Module) else dict(params)
     sampled: dict[str, Any] = {}
     for name, value in named.items():
@@ -39,4 +41,7 @@ def trained_summary(params: nn.Module | Mapping[str, Any], loss: Any = None) -> 
             sampled[str(name)] = flat[:: max(1, flat.numel() // SAMPLES)].clone()
         else:
             sampled[str(name)] = None if not isinstance(value, Tensor) else value.tolist()
-    return {"loss": last_loss(loss), "params": sampled}
+    summary: dict[str, Any] = {"loss": last_loss(loss), "params": sampled}
+    if measured is not None:
+        summary["measured_loss"] = measured
+    return summary
