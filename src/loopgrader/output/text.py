@@ -11,7 +11,7 @@ from loopgrader.grading.check import CheckReport, LessonCheck
 from loopgrader.grading.results import TestResult
 from loopgrader.output import gradescope
 from loopgrader.records.progress import Progress, summarise
-from loopgrader.status import LessonStatus
+from loopgrader.status import Category, LessonStatus
 
 __all__ = ["check_json", "check_text", "lessons_text"]
 
@@ -92,7 +92,7 @@ def _exercise_text(check: LessonCheck) -> str:
         return (f"{head}: not started ({score})\n  Replace each `raise NotImplementedError` in "
                 f"exercises/{lesson.id}/{name}{what} with your code, then run "
                 f"`loopgrader check {lesson.id}` again.")
-    if result.integrity and all(t.category == "integrity" for t in result.tests) \
+    if result.integrity and all(t.category == Category.INTEGRITY for t in result.tests) \
             and len(result.integrity) == 1:  # rejected on its source: one message, not one a test
         hint = next((t.hint for t in result.tests if t.hint), None)
         details = [*result.integrity[0].splitlines(), *([f"hint: {hint}"] if hint else [])]
