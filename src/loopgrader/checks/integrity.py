@@ -15,6 +15,7 @@ The file is read as text in the grader process; nothing of it runs here.
 from __future__ import annotations
 
 import ast
+import builtins
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,9 +75,10 @@ DUNDERS = {"__globals__", "__subclasses__", "__builtins__", "__code__", "__closu
            "__getattribute__", "__setattr__", "__delattr__", "__mro__", "__bases__", "__base__",
            "__loader__", "__spec__", "__import__", "__wrapped__", "__reduce__", "__reduce_ex__",
            "__kwdefaults__", "__defaults__", "f_globals", "f_locals", "f_back", "f_builtins",
-           "gi_frame", "cr_frame", "ag_frame", "tb_frame"}
+           "gi_frame", "cr_frame", "ag_frame", "tb_frame", "__self__", "__func__"}
 # Dunder names of modules that are harmless to read.
 PUBLIC_DUNDERS = {"__name__", "__version__", "__doc__", "__qualname__"}
+BUILTIN_NAMES = frozenset(dir(builtins))
 NAME_FUNCTIONS = {"getattr", "setattr", "delattr", "hasattr", "vars", "dir"}
 # Modules whose private attributes are rejected (other modules' are no way around a guard).
 PRIVATE_CHECKED = {"torch", "sys", "functorch", "numpy"}
@@ -158,6 +160,13 @@ def _module_rule(name: str) -> tuple[str, str] | None:
     return None
 
 
+def _banned_only(name: str) -> tuple[str, str] | None:
+    for banned, why in BANNED_MODULES.items():
+        if "." not in banned and (name == banned or name.startswith(banned + ".")):
+            return banned, why
+    return None
+
+
 def _private(part: str) -> bool:
     """``_C``, ``_execution_engine``, ``__dict__``; not special methods (``__init__``)."""
     if part in PUBLIC_DUNDERS:
@@ -167,14 +176,17 @@ def _private(part: str) -> bool:
 
 
 def _dotted_rule(dotted: str) -> tuple[str, str] | None:
-    """A rule for a name resolved through the file's imports (``t._C`` -> ``torch._C``)."""
-    rule = _module_rule(dotted)
-    if rule is not None:
-        return rule
-    for banned, why in BANNED_ATTRIBUTES.items():
-        if dotted == banned or dotted.startswith(banned + "."):
-            return banned, why
+    """A rule for a name resolved through the file's imports (``t._C`` -> ``torch._C``); a
+    module reached as another's attribute (``os.sys.modules``) meets the same rules."""
     parts = dotted.split(".")
+    for start in range(len(parts)):
+        tail = ".".join(parts[start:])
+        rule = _module_rule(tail) if start == 0 else _banned_only(tail)
+        if rule is not None:
+            return rule
+        for banned, why in BANNED_ATTRIBUTES.items():
+            if tail == banned or tail.startswith(banned + "."):
+                return banned, why
     if parts[0] not in PRIVATE_CHECKED:
         return None
     for i, part in enumerate(parts[1:], start=1):
@@ -236,6 +248,9 @@ def _name_function(node: ast.Call, aliases: dict[str, str]) -> Iterator[tuple[as
             yield node, f"{function}()", "reaches variables by name"
         return
     target = _dotted(node.args[0], aliases)
+    first = node.args[0]
+    if target is None and isinstance(first, ast.Name) and first.id in BUILTIN_NAMES:
+        target = f"builtins.{first.id}"  # getattr(len, ...) reaches the builtins module
     if target is None:  # the student's own object: getattr(self, name) is fine
         return
     if function in ("vars", "dir"):
