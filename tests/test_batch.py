@@ -77,7 +77,7 @@ def test_shards_split_the_class_and_merge_puts_it_back(tmp_path: Path) -> None:
     assert sorted(merged) == names
     assert [merged[n]["exercise_score"] for n in names] == [1.0, 4.0] * 3
     wide = (tmp_path / "all" / "grades_wide.csv").read_text().splitlines()
-    assert wide[0] == "student,lesson 1.1,total" and len(wide) == 7
+    assert wide[0] == "student,lesson 1.1,total,integrity" and len(wide) == 7
 
 
 def test_a_run_killed_with_sigkill_keeps_what_it_finished(tmp_path: Path) -> None:

@@ -228,6 +228,6 @@ def test_exports_escape_what_students_wrote(batch: Batch) -> None:
     items = (batch.out / "item_analysis.csv").read_text().splitlines()
     assert items[0].startswith("lesson,test,node_id,failed,graded")
     long = (batch.out / "grades_long.csv").read_text().splitlines()
-    assert long[0] == "student,lesson,score,max_score,status"
-    assert "good,1.1,6,6,graded" in long
+    assert long[0] == "student,lesson,score,max_score,status,integrity"
+    assert "good,1.1,6,6,graded," in long
 

@@ -130,7 +130,7 @@ def test_exports(course: Path, tmp_path: Path) -> None:
     assert {"grades_wide.csv", "grades_long.csv", "item_analysis.csv", "item_analysis.md",
             "results/ann/results.json", "feedback/ann.md", "feedback/ann.html"} <= names
     wide = (tmp_path / "out" / "grades_wide.csv").read_text().splitlines()
-    assert wide == ["student,lesson 1.1,total", "'-bob,0,0", "ann,2,2"]
+    assert wide == ["student,lesson 1.1,total,integrity", "'-bob,0,0,", "ann,2,2,"]
     bob = next(p for p in files if p.name.endswith(".md") and "bob" in p.name).read_text()
     assert "````text\n  <b>```evil```</b>\n  ````" in bob and "hidden test" in bob
     html = next(p for p in files if p.name.endswith(".html") and "bob" in p.name).read_text()

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from loopgrader.probes.devices import synchronize
+from loopgrader.probes.summary import trained_summary
 from loopgrader.probes.trace import record_loop
 
 
@@ -21,10 +22,13 @@ def train_linear_regression_traced(student: ModuleType, X: Tensor, y: Tensor, n_
 
 
 def train_linear_regression_on_device(student: ModuleType, X: Tensor, y: Tensor, n_epochs: int,
-                                      lr: float, device: str) -> None:
-    """One training run on ``device`` (for timing); returns nothing, correctness is judged
-    elsewhere."""
+                                      lr: float, device: str) -> dict[str, Any]:
+    """One training run on ``device`` (for timing); what it trained, for the grader to check
+    that the timed run did the work."""
     where = torch.device(device)
     X, y = X.to(where), y.to(where)
-    student.train_linear_regression(X, y, n_epochs=n_epochs, lr=lr, seed=0)
+    result = student.train_linear_regression(X, y, n_epochs=n_epochs, lr=lr, seed=0)
     synchronize(where)
+    w, b, losses = result if isinstance(result, (tuple, list)) and len(result) == 3 else (
+        None, None, None)
+    return trained_summary({"w": w, "b": b}, losses)

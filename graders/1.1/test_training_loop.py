@@ -18,7 +18,11 @@ import torch
 
 from loopgrader.checks import GradingFailure, as_float, assert_close, require_tensor, unpack
 from loopgrader.checks.loop import LoopSummary, assert_loop_order
-from loopgrader.checks.timing import assert_timing, time_against_reference
+from loopgrader.checks.timing import (
+    assert_timed_result,
+    assert_timing,
+    time_against_reference,
+)
 
 CALL = "train_linear_regression"
 
@@ -271,3 +275,4 @@ def test_training_speed(student: Any, reference_worker: Any, reference: types.Mo
                                       "train_linear_regression_on_device", X, y, 1000, 0.05,
                                       str(device), device=str(device), allowed=3.0)
     assert_timing(verdict, f"{CALL}(n_epochs=1000) on 2000 samples", record, key="train")
+    assert_timed_result(verdict, "after 1000 epochs", record=record, key="train")

@@ -7,10 +7,11 @@ from types import ModuleType
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
 
 from loopgrader.probes.devices import synchronize
+from loopgrader.probes.summary import trained_summary
 from loopgrader.probes.trace import record_loop
 
 
@@ -61,8 +62,12 @@ def _has_parameters(module: torch.nn.Module) -> bool:
 
 
 def train_on_device(student: ModuleType, X: Tensor, y: Tensor, batch_size: int, n_epochs: int,
-                    lr: float, device: str) -> None:
-    """One training run on ``device`` (for timing); correctness is judged elsewhere."""
+                    lr: float, device: str) -> dict[str, Any]:
+    """One training run on ``device`` (for timing); what it trained, for the grader to check."""
     where = torch.device(device)
-    student.train(X.to(where), y.to(where), batch_size, n_epochs, lr, shuffle=True, seed=0)
+    result = student.train(X.to(where), y.to(where), batch_size, n_epochs, lr, shuffle=True,
+                           seed=0)
     synchronize(where)
+    model, losses = result if isinstance(result, (tuple, list)) and len(result) == 2 else (
+        None, None)
+    return trained_summary(model if isinstance(model, nn.Module) else {}, losses)

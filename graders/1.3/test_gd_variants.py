@@ -26,7 +26,11 @@ from loopgrader.checks import (
     unpack,
 )
 from loopgrader.checks.loop import LoopSummary, assert_loop_order
-from loopgrader.checks.timing import assert_timing, time_against_reference
+from loopgrader.checks.timing import (
+    assert_timed_result,
+    assert_timing,
+    time_against_reference,
+)
 from loopgrader.sandbox.client import ModuleSnapshot
 
 Y_OFFSET = 1000
@@ -564,3 +568,4 @@ def test_train_speed(student: Any, reference_worker: Any, device: torch.device,
     verdict = time_against_reference(student, reference_worker, "train_on_device", X, y, 32, 4,
                                      0.05, str(device), device=str(device), allowed=3.0)
     assert_timing(verdict, "train(N=4096, batch_size=32, n_epochs=4)", record, key="train")
+    assert_timed_result(verdict, "after 4 epochs", record=record, key="train")

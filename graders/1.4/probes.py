@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from loopgrader.probes.devices import synchronize
+from loopgrader.probes.summary import trained_summary
 from loopgrader.probes.trace import record_loop
 
 
@@ -21,11 +22,14 @@ def inputs_after_surface(student: ModuleType, X: Tensor, y: Tensor, w_values: Te
 
 
 def surface_on_device(student: ModuleType, X: Tensor, y: Tensor, w_values: Tensor,
-                      b_values: Tensor, device: str) -> None:
-    """One loss_surface call on ``device`` (for timing); values are judged elsewhere."""
+                      b_values: Tensor, device: str) -> dict[str, Any]:
+    """One loss_surface call on ``device`` (for timing); a sample of the surface it computed,
+    for the grader to check that the timed call did the work."""
     where = torch.device(device)
-    student.loss_surface(X.to(where), y.to(where), w_values.to(where), b_values.to(where))
+    surface = student.loss_surface(X.to(where), y.to(where), w_values.to(where),
+                                   b_values.to(where))
     synchronize(where)
+    return trained_summary({"surface": surface if isinstance(surface, Tensor) else None})
 
 
 def path_traced(student: ModuleType, X: Tensor, y: Tensor, w0: float, b0: float, lr: float,

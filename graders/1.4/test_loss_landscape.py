@@ -17,7 +17,11 @@ import torch
 
 from loopgrader.checks import GradingFailure, assert_close, fmt_shape, require_tensor
 from loopgrader.checks.loop import analyse_loop, assert_loop_order
-from loopgrader.checks.timing import assert_timing, time_against_reference
+from loopgrader.checks.timing import (
+    assert_timed_result,
+    assert_timing,
+    time_against_reference,
+)
 
 
 def line_data(n: int, seed: int,
@@ -154,6 +158,7 @@ def test_surface_is_fast(student: Any, reference_worker: Any, device: torch.devi
                                      w_values, b_values, str(device), device=str(device),
                                      allowed=5.0)
     assert_timing(verdict, "loss_surface on a 400 × 300 grid (N = 100)", record, key="surface")
+    assert_timed_result(verdict, "of the surface", record=record, key="surface")
 
 
 # --- gradient_descent_path -------------------------------------------------------------------

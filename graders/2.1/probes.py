@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from loopgrader.probes.devices import synchronize
+from loopgrader.probes.summary import trained_summary
 from loopgrader.probes.trace import record_loop
 
 
@@ -89,7 +90,7 @@ def run_accuracy(student: ModuleType, kind: str, state: dict[str, Tensor], X: Te
 
 
 def fit_for_timing(student: ModuleType, X: Tensor, y: Tensor, device: str,
-                   n_epochs: int) -> int:
+                   n_epochs: int) -> dict[str, Any]:
     torch.set_grad_enabled(True)
     where = torch.device(device)
     torch.manual_seed(0)
@@ -97,4 +98,4 @@ def fit_for_timing(student: ModuleType, X: Tensor, y: Tensor, device: str,
     losses = student.fit_classifier(model, X.to(where), y.to(where), n_epochs=n_epochs,
                                     lr=0.01)
     synchronize(where)
-    return len(losses)
+    return trained_summary(model, losses)

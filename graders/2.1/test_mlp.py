@@ -23,7 +23,11 @@ from loopgrader.checks import (
     require_tensor,
 )
 from loopgrader.checks.loop import analyse_loop, assert_loop_order
-from loopgrader.checks.timing import assert_timing, time_against_reference
+from loopgrader.checks.timing import (
+    assert_timed_result,
+    assert_timing,
+    time_against_reference,
+)
 
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh}
@@ -452,3 +456,4 @@ def test_fit_classifier_speed(student: Any, reference_worker: Any, reference: An
     verdict = time_against_reference(student, reference_worker, "fit_for_timing", X, y,
                                       str(device), 150, device=str(device), allowed=3.0)
     assert_timing(verdict, "fit_classifier (150 epochs, 400 samples)", record, key="fit")
+    assert_timed_result(verdict, "after 150 epochs", record=record, key="fit")

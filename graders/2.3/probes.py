@@ -18,6 +18,7 @@ from torch import Tensor
 
 from loopgrader.probes.devices import synchronize
 from loopgrader.probes.guards import allow_autograd, no_autograd
+from loopgrader.probes.summary import trained_summary
 
 NAMES = ("W1", "b1", "W2", "b2")
 KEEP_GRADS = 4  # gradients of the most recent calls kept for matching a step to its call
@@ -159,7 +160,7 @@ def train_student_net(student: ModuleType, X: Tensor, y: Tensor, hidden: int, lr
 
 
 def train_for_timing(student: ModuleType, X: Tensor, y: Tensor, hidden: int, device: str,
-                     n_epochs: int, batch_size: int, lr: float) -> int:
+                     n_epochs: int, batch_size: int, lr: float) -> dict[str, Any]:
     """One training run on ``device`` (timed by the grader, against the reference's)."""
     dev = torch.device(device)
     with no_autograd():
@@ -169,4 +170,9 @@ def train_for_timing(student: ModuleType, X: Tensor, y: Tensor, hidden: int, dev
         losses = student.train(net, X.to(dev), y.to(dev), lr=lr, n_epochs=n_epochs,
                                batch_size=batch_size, seed=0)
         synchronize(dev)
-    return len(losses) if isinstance(losses, list) else -1
+        try:  # the trained net's loss, measured here (what train reports could be anything)
+            measured: float | None = float(((net.forward(X.to(dev)) - y.to(dev)) ** 2).mean())
+        except Exception:
+            measured = None
+    params = getattr(net, "params", None)
+    return trained_summary(params if isinstance(params, dict) else {}, losses, measured)

@@ -32,7 +32,11 @@ from twolayer_problems import (
 )
 
 from loopgrader.checks import GradingFailure, as_float, assert_close, require_tensor
-from loopgrader.checks.timing import assert_timing, time_against_reference
+from loopgrader.checks.timing import (
+    assert_timed_result,
+    assert_timing,
+    time_against_reference,
+)
 
 try:  # used only by a test that needs the reference (instructor grading only)
     from twolayer_math import replay
@@ -271,3 +275,5 @@ def test_training_speed(student: Any, reference_worker: Any, device: Any,
                                      str(device), 40, 32, 0.05, device=str(device), allowed=3.0)
     assert_timing(verdict, "train (1024 samples, batches of 32, 40 epochs)", record,
                   key="train")
+    assert_timed_result(verdict, "after 40 epochs", loose=1.0, atol=0.01, record=record,
+                        key="train")

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, TensorDataset, default_collate
 
 from loopgrader.probes.devices import synchronize
+from loopgrader.probes.summary import trained_summary
 from loopgrader.probes.trace import record_loop
 
 
@@ -174,4 +175,6 @@ def epoch_for_timing(student: ModuleType, X: Tensor, y: Tensor, hidden: int, bat
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
     loss = student.train_epoch(model, loader, optimizer, nn.MSELoss(), dev)
     synchronize(dev)
-    return loss
+    with torch.no_grad():  # the trained model's loss, measured here on the whole data
+        measured = float(nn.functional.mse_loss(model(X.to(dev)), y.to(dev)))
+    return trained_summary(model, loss, measured)

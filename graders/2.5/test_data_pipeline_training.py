@@ -22,7 +22,11 @@ from torch.utils.data import DataLoader, TensorDataset
 from loopgrader.checks import GradingFailure, as_float, assert_close
 from loopgrader.checks.failures import StudentError
 from loopgrader.checks.loop import assert_loop_order
-from loopgrader.checks.timing import assert_timing, time_against_reference
+from loopgrader.checks.timing import (
+    assert_timed_result,
+    assert_timing,
+    time_against_reference,
+)
 
 N, D, H, OUT = 50, 3, 6, 2
 BATCH, LR, MOMENTUM = 16, 0.1, 0.5
@@ -323,3 +327,5 @@ def test_epoch_speed(student: Any, reference_worker: Any, device: torch.device,
     verdict = time_against_reference(student, reference_worker, "epoch_for_timing", X, y, 256,
                                      64, str(device), device=str(device), allowed=3.0)
     assert_timing(verdict, "one epoch (2048 samples, batches of 64)", record, key="epoch")
+    assert_timed_result(verdict, "after one epoch", loose=0.05, atol=1e-3, record=record,
+                        key="epoch")

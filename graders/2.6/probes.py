@@ -16,6 +16,7 @@ from torch.overrides import TorchFunctionMode
 
 from loopgrader.probes.devices import synchronize
 from loopgrader.probes.guards import forbid
+from loopgrader.probes.summary import trained_summary
 from loopgrader.probes.trace import record_loop
 
 FORBIDDEN_ATTRIBUTES = (
@@ -72,7 +73,7 @@ def train_l2_traced(student: ModuleType, X: Tensor, y: Tensor, lam: float, lr: f
 
 
 def train_l2_for_timing(student: ModuleType, X: Tensor, y: Tensor, device: str,
-                        n_epochs: int) -> int:
+                        n_epochs: int) -> dict[str, Any]:
     torch.set_grad_enabled(True)
     where = torch.device(device)
     torch.manual_seed(0)
@@ -80,7 +81,7 @@ def train_l2_for_timing(student: ModuleType, X: Tensor, y: Tensor, device: str,
     losses = student.train_l2(model, X.to(where), y.to(where), lam=1e-3, lr=0.05,
                               n_epochs=n_epochs)
     synchronize(where)
-    return len(losses)
+    return trained_summary(model, losses)
 
 
 def dropout_calls(student: ModuleType, p: float, x: Tensor, training: bool, calls: int,

@@ -27,7 +27,11 @@ from loopgrader.checks import (
 )
 from loopgrader.checks.loop import assert_loop_order
 from loopgrader.checks.source import assert_no_forbidden
-from loopgrader.checks.timing import assert_timing, time_against_reference
+from loopgrader.checks.timing import (
+    assert_timed_result,
+    assert_timing,
+    time_against_reference,
+)
 
 
 def controlled_model(kind: str) -> nn.Module:
@@ -283,6 +287,7 @@ def test_train_l2_speed(student: Any, reference_worker: Any, device: torch.devic
     verdict = time_against_reference(student, reference_worker, "train_l2_for_timing", X, y,
                                      str(device), 200, device=str(device), allowed=3.0)
     assert_timing(verdict, "train_l2 (200 epochs)", record, key="train_l2")
+    assert_timed_result(verdict, "after 200 epochs", record=record, key="train_l2")
 
 
 # --- dropout --------------------------------------------------------------------------------------

@@ -14,12 +14,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from loopgrader.probes.guards import forbid
+from loopgrader.probes.guards import forbid, gate
 from loopgrader.probes.trace import record_loop
 
 # torch's own update functions: the exercise is to write them, so they refuse to run here.
 TORCH_UPDATES = ("torch.optim.sgd.sgd", "torch.optim.rmsprop.rmsprop", "torch.optim.adam.adam",
                  "torch.optim.adamw.adamw")
+gate(*TORCH_UPDATES)  # before the student's file is imported: references it keeps are gates
 
 
 def _groups(spec: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[nn.Parameter]]:

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from loopgrader.probes.devices import synchronize
+from loopgrader.probes.summary import trained_summary
 from loopgrader.probes.trace import record_loop
 
 
@@ -33,11 +34,13 @@ def train_traced(student: ModuleType, state: dict[str, Tensor], X: Tensor, y: Te
 
 
 def train_for_timing(student: ModuleType, X: Tensor, y: Tensor, n_epochs: int, base_lr: float,
-                     warmup_epochs: int, device: str) -> int:
+                     warmup_epochs: int, device: str) -> dict[str, Any]:
     where = torch.device(device)
     torch.manual_seed(0)
     model = make_model(X.shape[1], 32).to(where)
     X, y = X.to(where), y.to(where)
     lrs = student.train_with_schedule(model, X, y, n_epochs, base_lr, warmup_epochs)
     synchronize(where)
-    return len(lrs) if isinstance(lrs, list) else -1
+    summary = trained_summary(model)
+    summary["last_lr"] = lrs[-1] if isinstance(lrs, list) and lrs else None
+    return summary

@@ -21,7 +21,11 @@ from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, LRScheduler, S
 
 from loopgrader.checks import GradingFailure, as_float, assert_close, require_tensor
 from loopgrader.checks.loop import assert_loop_order
-from loopgrader.checks.timing import assert_timing, time_against_reference
+from loopgrader.checks.timing import (
+    assert_timed_result,
+    assert_timing,
+    time_against_reference,
+)
 
 RTOL, ATOL = 1e-9, 1e-12
 
@@ -366,3 +370,4 @@ def test_train_speed(student: Any, reference_worker: Any, device: torch.device,
     verdict = time_against_reference(student, reference_worker, "train_for_timing", X, y, 300,
                                      0.05, 20, str(device), device=str(device), allowed=3.0)
     assert_timing(verdict, "train_with_schedule (300 epochs)", record, key="train")
+    assert_timed_result(verdict, "after 300 epochs", record=record, key="train")

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from loopgrader.probes.guards import forbid
+from loopgrader.probes.guards import forbid, gate
 
 TORCH_LAYER_NORM = ("torch.nn.functional.layer_norm", "torch.layer_norm",
                     "torch.native_layer_norm")
@@ -21,6 +21,7 @@ TORCH_CLIPPING = ("torch.nn.utils.clip_grad_norm_", "torch.nn.utils.clip_grad_no
                   "torch.nn.utils.clip_grad.clip_grad_norm",
                   "torch.nn.utils.clip_grad._clip_grads_with_norm_",
                   "torch.nn.utils.clip_grad._get_total_norm")
+gate(*TORCH_LAYER_NORM, *TORCH_CLIPPING)  # before the student's file is imported (see guards)
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 

@@ -32,6 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from loopgrader.probes.devices import synchronize
+from loopgrader.probes.summary import trained_summary
 from loopgrader.probes.trace import record_loop
 
 LAYERS = {"relu": nn.ReLU, "tanh": nn.Tanh}
@@ -278,7 +279,7 @@ def amp_step(student: ModuleType, spec: list[list[Any]], state: dict[str, Tensor
 
 
 def amp_throughput(student: ModuleType, spec: list[list[Any]], state: dict[str, Tensor],
-                   x: Tensor, y: Tensor, device: str, steps: int) -> int:
+                   x: Tensor, y: Tensor, device: str, steps: int) -> dict[str, Any]:
     """``steps`` mixed-precision steps on the local device (with a scaler on cuda)."""
     target = torch.device(device)
     model = build(spec, state).to(target)
@@ -286,7 +287,8 @@ def amp_throughput(student: ModuleType, spec: list[list[Any]], state: dict[str, 
     scaler = torch.amp.GradScaler("cuda") if target.type == "cuda" else None
     loss_fn = nn.CrossEntropyLoss()
     x, y = x.to(target), y.to(target)
+    loss = None
     for _ in range(steps):
-        student.train_step_amp(model, optimizer, loss_fn, x, y, target, scaler)
+        loss = student.train_step_amp(model, optimizer, loss_fn, x, y, target, scaler)
     synchronize(target)
-    return steps
+    return trained_summary(model, loss)

@@ -27,7 +27,11 @@ from loopgrader.checks import (
 )
 from loopgrader.checks.failures import StudentError
 from loopgrader.checks.loop import assert_loop_order
-from loopgrader.checks.timing import assert_timing, time_against_reference
+from loopgrader.checks.timing import (
+    assert_timed_result,
+    assert_timing,
+    time_against_reference,
+)
 
 LAYERS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 LOSSES = {"mse": nn.MSELoss, "cross_entropy": nn.CrossEntropyLoss}
@@ -379,3 +383,5 @@ def test_amp_throughput(student: Any, reference_worker: Any, device: torch.devic
                             "student_samples_per_s": round(reference_rate / verdict.ratio, 1),
                             "device": str(device)}
     assert_timing(verdict, "your mixed-precision training steps", record, key="amp_step")
+    assert_timed_result(verdict, "after 25 steps", rtol=2e-2, atol=1e-3, record=record,
+                        key="amp_step")

@@ -32,6 +32,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.data._utils.collate import default_collate
 
 from loopgrader.probes.devices import synchronize
+from loopgrader.probes.summary import trained_summary
 from loopgrader.probes.trace import record_loop
 
 LAYERS: dict[str, Callable[..., nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh,
@@ -180,14 +181,17 @@ def train_moving(student: ModuleType, spec: list[list[Any]], state: dict[str, Te
 
 def train_for_timing(student: ModuleType, spec: list[list[Any]], state: dict[str, Tensor],
                      data: dict[str, Tensor], batch_sizes: list[int], device: str,
-                     epochs: int) -> int:
+                     epochs: int) -> dict[str, Any]:
     target = torch.device(device)
     model = build(spec, state).to(target)
     train_loader = _loader(data["X"], data["y"], batch_sizes[0])
     val_loader = _loader(data["Xv"], data["yv"], batch_sizes[1])
-    student.train(model, train_loader, val_loader, _sgd(model, 0.05, 0.9), target, epochs)
+    torch.manual_seed(0)
+    result = student.train(model, train_loader, val_loader, _sgd(model, 0.05, 0.9), target,
+                           epochs)
     synchronize(target)
-    return epochs
+    losses = result[0] if isinstance(result, (tuple, list)) and len(result) == 2 else None
+    return trained_summary(model, losses)
 
 
 # --- the monitor -------------------------------------------------------------------------------

@@ -27,7 +27,11 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from loopgrader.checks import GradingFailure, as_float, assert_close, unpack
 from loopgrader.checks.loop import assert_loop_order
-from loopgrader.checks.timing import assert_timing, time_against_reference
+from loopgrader.checks.timing import (
+    assert_timed_result,
+    assert_timing,
+    time_against_reference,
+)
 
 LAYERS: dict[str, Callable[..., nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh,
                                                "batchnorm": nn.BatchNorm1d,
@@ -272,6 +276,7 @@ def test_train_speed(student: Any, reference_worker: Any, device: torch.device,
                                      state_of(model), data, [64, 128], str(device), 5,
                                      device=str(device), allowed=3.0)
     assert_timing(verdict, "train", record, key="train")
+    assert_timed_result(verdict, "after 5 epochs", record=record, key="train")
 
 
 # --- the monitor -------------------------------------------------------------------------------

@@ -12,10 +12,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from loopgrader.probes.guards import forbid
+from loopgrader.probes.guards import forbid, gate
 
 FORBIDDEN_AT_RUN_TIME = ("torch.nn.functional.batch_norm", "torch.batch_norm",
                          "torch.native_batch_norm")
+gate(*FORBIDDEN_AT_RUN_TIME)  # before the student's file is imported (see guards)
 
 
 # --- early stopping ----------------------------------------------------------------------------

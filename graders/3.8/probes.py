@@ -34,6 +34,7 @@ from torch.optim.optimizer import register_optimizer_step_pre_hook
 from torch.utils.data import DataLoader, TensorDataset
 
 from loopgrader.probes.devices import synchronize
+from loopgrader.probes.summary import trained_summary
 from loopgrader.probes.trace import record_loop
 
 LAYERS: dict[str, Callable[..., nn.Module]] = {"relu": nn.ReLU, "dropout": nn.Dropout,
@@ -281,14 +282,16 @@ def interrupted_save(student: ModuleType, spec: list[list[Any]], state: dict[str
 
 def fit_for_timing(student: ModuleType, spec: list[list[Any]], state: dict[str, Tensor],
                    data: dict[str, Tensor], batch_sizes: list[int], epochs: int,
-                   device: str) -> int:
+                   device: str) -> dict[str, Any]:
     target = torch.device(device)
     model = build(spec, state).to(target)
     train_loader = DataLoader(TensorDataset(data["X"].to(target), data["y"].to(target)),
                               batch_size=batch_sizes[0])
     val_loader = DataLoader(TensorDataset(data["Xv"].to(target), data["yv"].to(target)),
                             batch_size=batch_sizes[1])
+    torch.manual_seed(0)  # dropout: the same masks in the student's and the reference's run
     with _scratch() as folder:
-        student.fit(model, train_loader, val_loader, epochs, 1e-3, str(folder / "timing.pt"))
+        history = student.fit(model, train_loader, val_loader, epochs, 1e-3,
+                              str(folder / "timing.pt"))
     synchronize(target)
-    return epochs
+    return trained_summary(model, history)

@@ -21,7 +21,11 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from loopgrader.checks import GradingFailure, as_float, assert_close, unpack
 from loopgrader.checks.loop import assert_loop_order
-from loopgrader.checks.timing import assert_timing, time_against_reference
+from loopgrader.checks.timing import (
+    assert_timed_result,
+    assert_timing,
+    time_against_reference,
+)
 
 LAYERS: dict[str, Callable[..., nn.Module]] = {"relu": nn.ReLU, "dropout": nn.Dropout,
                                                "tanh": nn.Tanh}
@@ -401,3 +405,4 @@ def test_fit_speed(student: Any, reference_worker: Any, device: torch.device,
                                      state_of(build(spec, 14)), data, [64, 128], 3,
                                      str(device), device=str(device), allowed=3.0)
     assert_timing(verdict, "fit", record, key="fit")
+    assert_timed_result(verdict, "after 3 epochs", record=record, key="fit")

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from loopgrader.probes.devices import synchronize
+from loopgrader.probes.summary import trained_summary
 from loopgrader.probes.trace import record_loop
 
 LAYERS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
@@ -104,9 +105,9 @@ def finetune_run(student: ModuleType, spec: list[list[Any]], state: dict[str, Te
 
 def finetune_for_timing(student: ModuleType, spec: list[list[Any]], state: dict[str, Tensor],
                         head_state: dict[str, Tensor], X: Tensor, y: Tensor, n_epochs: int,
-                        lr: float, device: str) -> int:
+                        lr: float, device: str) -> dict[str, Any]:
     target = torch.device(device)
     model = _frozen_model(spec, state, head_state).to(target)
     losses = student.finetune(model, X.to(target), y.to(target), n_epochs, lr)
     synchronize(target)
-    return len(losses) if isinstance(losses, list) else -1
+    return trained_summary(model, losses)

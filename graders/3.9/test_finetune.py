@@ -15,7 +15,11 @@ from torch import Tensor, nn
 
 from loopgrader.checks import GradingFailure, as_float, assert_close
 from loopgrader.checks.loop import assert_loop_order
-from loopgrader.checks.timing import assert_timing, time_against_reference
+from loopgrader.checks.timing import (
+    assert_timed_result,
+    assert_timing,
+    time_against_reference,
+)
 
 LAYERS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 BODY = [["linear", 6, 12], ["relu"], ["linear", 12, 8], ["tanh"], ["linear", 8, 3]]
@@ -334,3 +338,4 @@ def test_finetune_speed(student: Any, reference_worker: Any, device: torch.devic
                                      state_of(body), state_of(head), X, y, 50, 1e-3,
                                      str(device), device=str(device), allowed=3.0)
     assert_timing(verdict, "finetune", record, key="finetune")
+    assert_timed_result(verdict, "after 50 epochs", record=record, key="finetune")

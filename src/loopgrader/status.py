@@ -28,6 +28,7 @@ class Category(_Word):
     TIMEOUT = "timeout"  # a call did not finish in time
     MISSING = "missing"  # the submission has no file for the lesson
     GRADER_ERROR = "grader_error"  # the grader itself broke (course authors' bug)
+    INTEGRITY = "integrity"  # the code reached around a grader's check (source rule, guard)
 
 
 class TestStatus(_Word):

@@ -1,7 +1,9 @@
 """What a batch hands out, all rebuilt from the gradebook (so they always agree with it):
 
-- ``grades_wide.csv``: one row per student, a column per lesson and a total (LMS import);
-- ``grades_long.csv``: ``student,lesson,score,max_score,status``, one row per pair;
+- ``grades_wide.csv``: one row per student, a column per lesson, a total (LMS import) and
+  ``integrity``: the lessons whose points were withheld for integrity;
+- ``grades_long.csv``: ``student,lesson,score,max_score,status,integrity``, one row per pair
+  (``integrity``: why points were withheld, empty for ordinary results);
 - ``results/<student>/results.json``: Gradescope's results format;
 - ``feedback/<student>.md`` and ``.html``: each failing test's message and hint;
 - ``item_analysis.csv`` and ``.md``: per lesson, the tests that fail most often.
@@ -118,11 +120,12 @@ def _pts(value: float | None) -> str:
 
 def _wide_csv(by_student: dict[str, list[PairRecord]], lessons: list[str], dated: bool) -> str:
     """Scores that count (after late penalties); with a calendar, also the raw scores and the
-    days late, after the total."""
+    days late, after the total; last, ``integrity``: the lessons whose points were withheld."""
     header: list[object] = ["student", *[f"lesson {x}" for x in lessons], "total"]
     if dated:
         header += [*[f"lesson {x} raw" for x in lessons], "total raw",
                    *[f"lesson {x} days late" for x in lessons]]
+    header.append("integrity")
     rows: list[list[object]] = [header]
     for student, pairs in sorted(by_student.items()):
         mine = {p.lesson: p for p in pairs}
@@ -133,6 +136,7 @@ def _wide_csv(by_student: dict[str, list[PairRecord]], lessons: list[str], dated
             raws = {x: p.score for x, p in mine.items()}
             row += [*[_pts(raws.get(x)) for x in lessons], _pts(sum(raws.values())),
                     *[mine[x].days_late if x in mine else "" for x in lessons]]
+        row.append(" ".join(x for x in sorted(mine) if mine[x].integrity))
         rows.append(row)
     return _csv(rows)
 
@@ -141,14 +145,16 @@ LONG_TERM = ["raw_score", "submitted_at", "submitted_source", "due_at", "days_la
 
 
 def _long_csv(pairs: Sequence[PairRecord], dated: bool) -> str:
-    """``score`` is the score that counts; with a calendar, the raw score and lateness too."""
+    """``score`` is the score that counts; with a calendar, the raw score and lateness too;
+    last, ``integrity``: why points were withheld (empty for ordinary results)."""
     rows: list[list[object]] = [["student", "lesson", "score", "max_score", "status",
-                                 *(LONG_TERM if dated else [])]]
+                                 *(LONG_TERM if dated else []), "integrity"]]
     for p in sorted(pairs, key=lambda p: (p.student, p.lesson)):
         row: list[object] = [p.student, p.lesson, _pts(p.final), _pts(p.max_score), p.status]
         if dated:
             row += [_pts(p.score), p.submitted_at, p.submitted_source, p.due_at, p.days_late,
                     _pts(p.penalty)]
+        row.append(p.integrity.splitlines()[0] if p.integrity else "")
         rows.append(row)
     return _csv(rows)
 
@@ -217,6 +223,7 @@ def gradescope_results(pairs: Sequence[PairRecord],
         score=sum(p.final for p in pairs),
         execution_time=sum(p.duration_s for p in pairs),
         output="\n".join(f"{p.lesson}: {p.status} ({_pts(p.final)}/{_pts(p.max_score)})"
+                         + (" — integrity: points withheld" if p.integrity else "")
                          if views[p.lesson].score is not None else
                          f"{p.lesson}: {p.status} (score after the release)" for p in pairs),
         tests=tests,
@@ -230,7 +237,7 @@ def gradescope_results(pairs: Sequence[PairRecord],
 
 def _lesson_extra(p: PairRecord) -> dict[str, Any]:
     extra: dict[str, Any] = {"status": p.status, "score": p.final, "max_score": p.max_score,
-                             "quiz_score": p.quiz_score}
+                             "quiz_score": p.quiz_score, "integrity": p.integrity}
     if p.final_score is not None:
         extra |= {"raw_score": p.score, "submitted_at": p.submitted_at or None,
                   "submitted_source": p.submitted_source or None, "due_at": p.due_at or None,

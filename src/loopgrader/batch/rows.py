@@ -97,7 +97,15 @@ def pair_from_result(student: str, result: LessonResult, quiz: QuizScore, *, fin
         quiz_max=quiz.max_score, duration_s=round(result.duration_s, 3),
         message=_join(_clean(message, strip) or "", quiz.problem), fingerprint=fingerprint,
         isolation=isolation, device=result.device, tests=tests, timings=result.timings,
-        curves=result.curves)
+        curves=result.curves, integrity=_clean(_integrity(result.integrity), strip) or "")
+
+
+def _integrity(reasons: tuple[str, ...]) -> str:
+    """The gradebook's integrity cell: the first reasons, and how many tests were affected."""
+    if not reasons:
+        return ""
+    more = f"\n(and {len(reasons) - 3} more)" if len(reasons) > 3 else ""
+    return "\n".join(reasons[:3]) + more
 
 
 def _status(result: LessonResult, tests: tuple[TestRecord, ...]) -> tuple[str, str]:

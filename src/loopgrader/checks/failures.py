@@ -11,6 +11,7 @@ from loopgrader.status import Category
 
 __all__ = [
     "GradingFailure",
+    "IntegrityViolation",
     "StudentCrash",
     "StudentError",
     "StudentFileMissing",
@@ -47,6 +48,13 @@ class StudentError(GradingFailure):
     @property
     def category_name(self) -> Category:
         return Category.NOT_STARTED if self.not_implemented else self.category
+
+
+class IntegrityViolation(GradingFailure):
+    """The submission reached around a grader's check (a rejected construct in its source, or a
+    run-time guard undone); the test's points are withheld and the lesson is flagged."""
+
+    category = Category.INTEGRITY
 
 
 class StudentImportError(GradingFailure):

@@ -21,10 +21,12 @@ import pytest
 
 from loopgrader.checks.failures import (
     GradingFailure,
+    IntegrityViolation,
     StudentError,
     StudentFileMissing,
     StudentImportError,
 )
+from loopgrader.checks.integrity import rejected_source
 from loopgrader.checks.student import Student
 from loopgrader.grading.plan import LessonPlan, RunPlan
 from loopgrader.sandbox.forkserver import start_worker_server
@@ -86,6 +88,15 @@ class _Session:
         self.import_errors: dict[str, str | None] = {}
         self.import_failures: dict[str, GradingFailure] = {}
         self.references: dict[str, types.ModuleType] = {}
+        self.rejections: dict[str, IntegrityViolation | None] = {}
+
+    def check_source(self, lesson: LessonPlan, file: Path) -> None:
+        """Course-wide source rules: a file that could undo the graders' checks is not run."""
+        if lesson.lesson not in self.rejections:
+            self.rejections[lesson.lesson] = rejected_source(file)
+        rejected = self.rejections[lesson.lesson]
+        if rejected is not None:
+            raise IntegrityViolation(rejected.message, hint=rejected.hint)
 
     def student(self, lesson: LessonPlan) -> StudentModule:
         if lesson.load_error is not None:  # a notebook that could not be read
@@ -96,6 +107,7 @@ class _Session:
                 f"no file to grade for lesson {lesson.lesson}: the submission has no "
                 f"{lesson.lesson}/ file the lesson asks for",
                 hint=f"copy the stub from exercises/{lesson.lesson}/ and work in it")
+        self.check_source(lesson, Path(lesson.student_file))
         process = self.processes.get(lesson.lesson)
         if process is None:
             process = self._worker(Path(lesson.student_file), lesson, self.plan.lesson_budget)
@@ -200,6 +212,7 @@ def student_file(request: pytest.FixtureRequest) -> Path:
         raise StudentImportError(lesson.load_error)
     if lesson.student_file is None:
         raise StudentFileMissing(f"no file to grade for lesson {lesson.lesson}")
+    _session(request).check_source(lesson, Path(lesson.student_file))
     return Path(lesson.student_file)
 
 

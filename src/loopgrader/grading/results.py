@@ -72,6 +72,13 @@ class LessonResult:
         return LessonStatus.ATTEMPTED
 
     @property
+    def integrity(self) -> tuple[str, ...]:
+        """Why the grader withheld points for integrity (a rejected construct in the source, a
+        guard undone at run time); empty for an ordinary submission."""
+        return tuple(dict.fromkeys(t.message or "" for t in self.tests
+                                   if t.category == Category.INTEGRITY))
+
+    @property
     def timings(self) -> dict[str, float]:
         found: dict[str, float] = {}
         for test in self.tests:
@@ -121,7 +128,9 @@ def _test_result(test: dict[str, Any], meta: dict[str, Any]) -> TestResult:
         passed=passed,
         visibility=str(meta.get("visibility", "visible")),
         message=None if passed else message,
-        hint=None if passed else _join_hints(meta.get("failure_hint"), meta.get("hint")),
+        hint=None if passed else _join_hints(
+            meta.get("failure_hint"),
+            None if meta.get("category") == Category.INTEGRITY else meta.get("hint")),
         category=None if passed else str(meta.get("category", Category.FAILED)),
         node_id=str(test.get("nodeid", "")),
         extras=dict(meta.get("extras") or {}),

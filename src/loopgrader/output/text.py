@@ -11,7 +11,7 @@ from loopgrader.grading.check import CheckReport, LessonCheck
 from loopgrader.grading.results import TestResult
 from loopgrader.output import gradescope
 from loopgrader.records.progress import Progress, summarise
-from loopgrader.status import LessonStatus
+from loopgrader.status import Category, LessonStatus
 
 __all__ = ["check_json", "check_text", "lessons_text"]
 
@@ -92,8 +92,17 @@ def _exercise_text(check: LessonCheck) -> str:
         return (f"{head}: not started ({score})\n  Replace each `raise NotImplementedError` in "
                 f"exercises/{lesson.id}/{name}{what} with your code, then run "
                 f"`loopgrader check {lesson.id}` again.")
+    if result.integrity and all(t.category == Category.INTEGRITY for t in result.tests) \
+            and len(result.integrity) == 1:  # rejected on its source: one message, not one a test
+        hint = next((t.hint for t in result.tests if t.hint), None)
+        details = [*result.integrity[0].splitlines(), *([f"hint: {hint}"] if hint else [])]
+        return "\n".join([f"{head}: not graded, integrity ({score})",
+                          *(f"  {line}" for line in details)])
     lines = [f"{head}: {result.status} ({score})"]
     lines += [_test_line(test) for test in result.tests]
+    if result.integrity:
+        lines.append("  integrity: points withheld because your code reached around the "
+                     "grader's checks (your instructor sees this lesson flagged)")
     for key, ratio in result.timings.items():
         lines.append(f"  timing: {key} took {ratio:.2f}× the reference on {result.device}")
     return "\n".join(lines)
@@ -128,7 +137,8 @@ def check_json(report: CheckReport) -> dict[str, Any]:
                                "quiz_score": c.quiz.score if c.quiz else None,
                                "graded_file": c.source.path.name
                                if c.source and c.source.path else None,
-                               "notes": list(c.source.notes) if c.source else []}
+                               "notes": list(c.source.notes) if c.source else [],
+                               "integrity": list(c.exercise.integrity) if c.exercise else []}
                  for c in report.checks},
         not_built=[lesson.id for lesson in report.not_built],
     )

@@ -63,6 +63,7 @@ CREATE TABLE IF NOT EXISTS pairs (
     quiz_score REAL, quiz_max REAL NOT NULL, duration_s REAL NOT NULL, message TEXT NOT NULL,
     fingerprint TEXT NOT NULL, isolation TEXT NOT NULL, device TEXT NOT NULL,
     graded_at TEXT NOT NULL, measurements TEXT NOT NULL DEFAULT '{}', run_id INTEGER,
+    integrity TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (student, lesson));
 CREATE TABLE IF NOT EXISTS tests (
     student TEXT NOT NULL, lesson TEXT NOT NULL, position INTEGER NOT NULL,
@@ -73,7 +74,9 @@ CREATE TABLE IF NOT EXISTS tests (
 """
 PAIR_COLUMNS = ("student", "lesson", "status", "score", "max_score", "exercise_score",
                 "exercise_max", "quiz_score", "quiz_max", "duration_s", "message", "fingerprint",
-                "isolation", "device", "graded_at")
+                "isolation", "device", "graded_at", "integrity")
+# Columns added after schema 1 was first written: (name, declaration), added to old gradebooks.
+ADDED_PAIR_COLUMNS = (("integrity", "TEXT NOT NULL DEFAULT ''"),)
 TEST_COLUMNS = ("name", "node_id", "score", "max_score", "passed", "visibility", "category",
                 "message", "hint")
 
@@ -124,6 +127,7 @@ class PairRecord:
     days_late: int = 0
     penalty: float = 0.0  # points taken off for lateness
     final_score: float | None = None  # None: nothing applied, the score counts as it is
+    integrity: str = ""  # why points were withheld for integrity ("" for ordinary results)
 
     @property
     def final(self) -> float:
@@ -148,6 +152,7 @@ class Gradebook:
             for statement in filter(str.strip, (SCHEMA + TERM_SCHEMA + RUNS_SCHEMA).split(";")):
                 self._db.execute(statement)
             migrate_term(self._db)
+            _add_missing_columns(self._db)
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
         version = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0]
         if version != SCHEMA_VERSION:
@@ -282,6 +287,14 @@ class Gradebook:
         all); for merging."""
         with self._transaction() as db:
             yield db
+
+
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    """Additive migration: a gradebook written before a column existed gets it, empty."""
+    present = {row[1] for row in db.execute("PRAGMA table_info(pairs)")}
+    for name, declaration in ADDED_PAIR_COLUMNS:
+        if name not in present:
+            db.execute(f"ALTER TABLE pairs ADD COLUMN {name} {declaration}")
 
 
 def _insert_pair(db: sqlite3.Connection, pair: PairRecord, run_id: int | None) -> None:

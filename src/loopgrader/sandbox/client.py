@@ -31,6 +31,7 @@ from loopgrader.checks.failures import (
     StudentImportError,
     StudentTimeout,
 )
+from loopgrader.checks.integrity import integrity_failure
 from loopgrader.sandbox import wire as _wire
 from loopgrader.sandbox.isolation import UID_BASE, SandboxSpec, kill_uid
 from loopgrader.sandbox.worker import WorkerSpec, worker_main
@@ -108,6 +109,9 @@ class StudentProcess:
     def _request(self, op: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         what = describe_call(name, args, kwargs)
         reply = self._roundtrip({"op": op, "name": name, "args": args, "kwargs": kwargs}, what)
+        violations = reply.get("integrity")
+        if violations:
+            raise integrity_failure(what, violations)
         if reply.get("ok") is True:
             return _from_wire(reply.get("value"))
         raise self._failure(reply, name, what)

@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 
+from loopgrader.probes.guards import take_violations
 from loopgrader.sandbox import jail as _jail
 from loopgrader.sandbox import wire as _wire
 from loopgrader.sandbox.isolation import (
@@ -74,6 +75,9 @@ def worker_main(conn: Connection, spec: WorkerSpec) -> None:
         if request.get("cpu"):
             set_call_cpu_budget(float(request["cpu"]))
         reply = _answer(request, loaded, probes)
+        violations = take_violations()  # guards undone during this call: plain sentences
+        if violations:
+            reply["integrity"] = violations
         reply["id"] = request.get("id")
         try:
             data = _wire.encode(reply)
