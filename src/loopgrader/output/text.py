@@ -49,21 +49,23 @@ def check_text(report: CheckReport) -> str:
 
 def _lesson_text(check: LessonCheck) -> str:
     exercise = _exercise_text(check)
-    quiz = _quiz_text(check)
+    quiz = quiz_text(check)
     advice = "\n".join(f"  advice (no points): {line}" for line in check.advice)
     notes = "\n".join(f"  note: {line}" for line in (check.source.notes if check.source else ()))
     return "\n".join(part for part in (exercise, notes, quiz, advice) if part)
 
 
-def _quiz_text(check: LessonCheck) -> str:
+def quiz_text(check: LessonCheck, *, how_to: bool = True) -> str:
+    """The lesson's quiz in one line ("" without a quiz): score, wrong and unanswered questions;
+    ``how_to`` adds the command that takes a quiz not answered yet."""
     quiz, lesson = check.quiz, check.lesson
     if quiz is None:
         return ""
     if quiz.problem:
         return f"  Quiz: 0/{_pts(check.quiz_max)} — {quiz.problem}"
     if quiz.result is None:
-        return (f"  Quiz: not answered yet (0/{_pts(check.quiz_max)}) — take it with "
-                f"`loopgrader quiz {lesson.id}`")
+        take = f" — take it with `loopgrader quiz {lesson.id}`" if how_to else ""
+        return f"  Quiz: not answered yet (0/{_pts(check.quiz_max)}){take}"
     result = quiz.result
     wrong = [q.id for q in result.questions if q.correct is False]
     missing = [q.id for q in result.questions if q.correct is None]

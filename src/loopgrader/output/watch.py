@@ -9,7 +9,7 @@ from pathlib import Path
 
 from loopgrader.grading.check import LessonCheck
 from loopgrader.grading.watch import BrokenSave, Change, Grading, NextStep, Update
-from loopgrader.output.text import FAIL, PASS, TODO
+from loopgrader.output.text import FAIL, PASS, TODO, quiz_text
 from loopgrader.status import LessonStatus
 
 __all__ = ["grading_text", "update_text", "watching_text"]
@@ -152,22 +152,8 @@ def _lesson_text(check: LessonCheck, details: int | None) -> str:
 
 
 def _quiz_lines(check: LessonCheck) -> list[str]:
-    quiz = check.quiz
-    if quiz is None:
-        return []
-    if quiz.problem:
-        return [f"  Quiz: 0/{_pts(check.quiz_max)} — {quiz.problem}"]
-    if quiz.result is None:
-        return [f"  Quiz: not answered yet (0/{_pts(check.quiz_max)})"]
-    result = quiz.result
-    wrong = [q.id for q in result.questions if q.correct is False]
-    missing = [q.id for q in result.questions if q.correct is None]
-    line = f"  Quiz: {_pts(result.score)}/{_pts(result.max_score)}"
-    if wrong:
-        line += f" · wrong: {', '.join(wrong)}"
-    if missing:
-        line += f" · unanswered: {', '.join(missing)}"
-    return [line]
+    line = quiz_text(check, how_to=False)  # the next step, shown last, names the quiz
+    return [line] if line else []
 
 
 def _next_text(step: NextStep, checks: Sequence[LessonCheck]) -> str:
