@@ -11,6 +11,7 @@ import pytest
 from loopgrader.course.catalog import load_course
 from loopgrader.grading.results import LessonResult
 from loopgrader.grading.runner import grade_lessons
+from processes import sleepers, unique_sleep
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 COURSE = load_course(FIXTURES / "mini")
@@ -73,19 +74,11 @@ def test_os_exit_is_a_crash_and_the_next_test_gets_a_fresh_worker() -> None:
     assert tests["test_scale"].passed  # type: ignore[attr-defined]
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def test_infinite_loop_times_out_and_its_whole_process_group_is_killed(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The worker may live in a PID namespace of its own (its pids mean nothing here) and may not
     # write outside its scratch folder: the child is found by a unique command line instead.
-    duration = f"300.{time.time_ns() % 10**9}"
+    duration = unique_sleep()
     monkeypatch.setenv("LOOPGRADER_TEST_SLEEP", duration)
     started = time.perf_counter()
     tests = by_name(grade("hangs", timeout=2.0))
@@ -96,21 +89,9 @@ def test_infinite_loop_times_out_and_its_whole_process_group_is_killed(
     assert tests["test_scale"].passed  # type: ignore[attr-defined]
     # The child the student started (sleep 300) died with the worker's process group.
     deadline = time.monotonic() + 5
-    while _sleepers(duration) and time.monotonic() < deadline:
+    while sleepers(duration) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _sleepers(duration), "a process started by the student survived the timeout"
-
-
-def _sleepers(duration: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            if entry.read_bytes().split(b"\0")[:2] == [b"sleep", duration.encode()] and \
-                    _alive(int(entry.parent.name)):
-                found.append(int(entry.parent.name))
-        except OSError:
-            continue
-    return found
+    assert not sleepers(duration), "a process started by the student survived the timeout"
 
 
 @pytest.mark.parametrize("name,fragment", [

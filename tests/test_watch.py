@@ -27,6 +27,7 @@ from loopgrader.grading.watch import (
     syntax_problem,
 )
 from loopgrader.output.watch import update_text
+from processes import sleepers, unique_sleep, wait_gone
 from watch_harness import (
     FIXTURES,
     GOOD,
@@ -35,7 +36,6 @@ from watch_harness import (
     Tmux,
     descendants,
     editor_save,
-    wait_gone,
     watch_command,
 )
 
@@ -116,9 +116,9 @@ def test_saves_regrade_with_changes_first_and_every_grading_is_an_attempt(
 @pytest.mark.slow
 def test_broken_saves_hangs_crashes_and_a_dead_host_leave_the_watch_running(
         course: Path, submission: Path, tmp_path: Path) -> None:
-    pidfile = tmp_path / "child.pid"
+    duration = unique_sleep()  # marks the child the hanging submission starts
     watch = PlainWatch("1.1", "--course", str(course), "--submission", str(submission),
-                       "--timeout", "2", env={"LOOPGRADER_TEST_PIDFILE": str(pidfile)})
+                       "--timeout", "2", env={"LOOPGRADER_TEST_SLEEP": duration})
     target = submission / "1.1" / "calc.py"
     try:
         watch.screen()
@@ -132,7 +132,10 @@ def test_broken_saves_hangs_crashes_and_a_dead_host_leave_the_watch_running(
         editor_save(target, (FIXTURES / "submissions" / "hangs" / "1.1" / "calc.py").read_text())
         hung = watch.screen()
         assert "did not finish within 2 s" in hung and "Score: 1/4" in hung
-        assert not wait_gone({int(pidfile.read_text())}), "the student's child survived"
+        deadline = time.monotonic() + 10
+        while sleepers(duration) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not sleepers(duration), "the student's child survived"
 
         editor_save(target, (FIXTURES / "submissions" / "hard_exit" / "1.1" / "calc.py")
                     .read_text())

@@ -58,21 +58,6 @@ def descendants(pid: int) -> set[int]:
     return found
 
 
-def alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def wait_gone(pids: set[int], seconds: float = 10.0) -> set[int]:
-    """The pids still alive after waiting up to ``seconds`` for them to end."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and any(alive(pid) for pid in pids):
-        time.sleep(0.1)
-    return {pid for pid in pids if alive(pid)}
-
-
 class PlainWatch:
     """`loopgrader watch` with its output in a pipe; results are read screen by screen."""
 
