@@ -31,7 +31,9 @@ DENIED = ("ptrace", "process_vm_readv", "process_vm_writev", "mount", "umount2",
           "kexec_file_load", "init_module", "finit_module", "delete_module", "keyctl",
           "add_key", "request_key", "userfaultfd", "open_by_handle_at", "name_to_handle_at",
           "fanotify_init", "swapon", "swapoff", "reboot", "acct", "syslog", "settimeofday",
-          "clock_settime", "adjtimex", "quotactl")
+          "clock_settime", "adjtimex", "quotactl",
+          # a job slot's CPUs are its own: a worker may not spread onto its neighbours'
+          "sched_setaffinity")
 
 # (audit architecture, system call numbers) of the machines torch runs on.
 _X86_64 = (0xC000003E, {
@@ -44,7 +46,7 @@ _X86_64 = (0xC000003E, {
     "userfaultfd": 323, "open_by_handle_at": 304, "name_to_handle_at": 303,
     "fanotify_init": 300, "swapon": 167, "swapoff": 168, "reboot": 169, "acct": 163,
     "syslog": 103, "settimeofday": 164, "clock_settime": 227, "adjtimex": 159,
-    "quotactl": 179, "clone": 56, "clone3": 435})
+    "quotactl": 179, "sched_setaffinity": 203, "clone": 56, "clone3": 435})
 _AARCH64 = (0xC00000B7, {
     "ptrace": 117, "process_vm_readv": 270, "process_vm_writev": 271, "mount": 40,
     "umount2": 39, "pivot_root": 41, "chroot": 51, "setns": 268, "unshare": 97,
@@ -55,7 +57,7 @@ _AARCH64 = (0xC00000B7, {
     "userfaultfd": 282, "open_by_handle_at": 265, "name_to_handle_at": 264,
     "fanotify_init": 262, "swapon": 224, "swapoff": 225, "reboot": 142, "acct": 89,
     "syslog": 116, "settimeofday": 170, "clock_settime": 112, "adjtimex": 171,
-    "quotactl": 60, "clone": 220, "clone3": 435})
+    "quotactl": 60, "sched_setaffinity": 122, "clone": 220, "clone3": 435})
 _ARCHES = {"x86_64": _X86_64, "aarch64": _AARCH64, "arm64": _AARCH64}
 
 
