@@ -336,7 +336,12 @@ def test_a_jailed_worker_sees_only_the_allow_list(tmp_path: Path) -> None:
         assert set(names) <= {p[2] for p in python if len(p) > 2 and p[1] == top}, (top, names)
     assert {"usr", "tmp", "dev", "proc", "etc"} <= root
     assert report["pids"] == ["1", "2"]  # its init and itself
-    assert report["tmp"] == [scratch.name] and report["python"] is True
+    # /tmp holds the scratch folder, and Python's own folders where they live in /tmp (a CI
+    # runner's venv), bound back read-only
+    in_tmp = {p[2] for p in python if len(p) > 2 and p[1] == "tmp"}
+    assert scratch.name in report["tmp"], report["tmp"]  # type: ignore[operator]
+    assert set(report["tmp"]) - {scratch.name} <= in_tmp, report["tmp"]  # type: ignore[arg-type]
+    assert report["python"] is True
     assert "shadow" not in report["etc"]  # type: ignore[operator]
 
 
