@@ -33,6 +33,7 @@ attempt there: an expected failure (strict), the documented limit of that level.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import pwd
@@ -122,29 +123,52 @@ def _user_namespaces_allowed() -> bool:
 
 @pytest.fixture(scope="module")
 def venv() -> Iterator[Path]:
-    """A venv any user can run: the system's Python, this checkout installed (not editable)."""
+    """A venv any user can run: the system's Python, this checkout installed (not editable).
+
+    Built once per test run: the xdist workers of one run share it (a lock while building, a
+    shared lock while using it; the last user removes it)."""
     reason = _why_not()
     if reason:
         pytest.skip(reason)
-    root = Path(tempfile.mkdtemp(prefix="lg-unprivileged-"))
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex
+    root = Path(tempfile.gettempdir()) / f"lg-unprivileged-{run}"
+    root.mkdir(mode=0o755, exist_ok=True)
     root.chmod(0o755)
-    try:
-        source = root / "source"
-        source.mkdir()
-        for name in ("pyproject.toml", "README.md", "constraints.txt"):
-            shutil.copy(REPO / name, source / name)
-        shutil.copytree(REPO / "src", source / "src",
-                        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-        subprocess.run([str(SYSTEM_PYTHON), "-m", "venv", str(root / "venv")], check=True)
-        install = subprocess.run(
-            [str(root / "venv" / "bin" / "python"), "-m", "pip", "install", "-q",
-             "-c", str(source / "constraints.txt"), str(source)],
-            capture_output=True, text=True, check=False, timeout=900)
-        assert install.returncode == 0, install.stderr[-3000:]
-        subprocess.run(["chmod", "-R", "a+rX", str(root)], check=True)
-        yield root / "venv"
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    with open(root.with_suffix(".users"), "a") as users:
+        with open(root.with_suffix(".build"), "a") as build:
+            fcntl.flock(build, fcntl.LOCK_EX)
+            fcntl.flock(users, fcntl.LOCK_SH)
+            if not (root / "ready").exists():
+                _build(root)
+                (root / "ready").touch()
+        try:
+            yield root / "venv"
+        finally:
+            fcntl.flock(users, fcntl.LOCK_UN)
+            with contextlib.suppress(BlockingIOError):
+                fcntl.flock(users, fcntl.LOCK_EX | fcntl.LOCK_NB)  # no other worker uses it
+                (root / "ready").unlink(missing_ok=True)
+                shutil.rmtree(root, ignore_errors=True)
+                for suffix in (".users", ".build"):
+                    root.with_suffix(suffix).unlink(missing_ok=True)
+
+
+def _build(root: Path) -> None:
+    shutil.rmtree(root / "venv", ignore_errors=True)
+    shutil.rmtree(root / "source", ignore_errors=True)
+    source = root / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "constraints.txt"):
+        shutil.copy(REPO / name, source / name)
+    shutil.copytree(REPO / "src", source / "src",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    subprocess.run([str(SYSTEM_PYTHON), "-m", "venv", str(root / "venv")], check=True)
+    install = subprocess.run(
+        [str(root / "venv" / "bin" / "python"), "-m", "pip", "install", "-q",
+         "-c", str(source / "constraints.txt"), str(source)],
+        capture_output=True, text=True, check=False, timeout=900)
+    assert install.returncode == 0, install.stderr[-3000:]
+    subprocess.run(["chmod", "-R", "a+rX", str(root)], check=True)
 
 
 def _live_tasks(match: str | None = None) -> list[int]:
