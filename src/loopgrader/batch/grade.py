@@ -35,7 +35,7 @@ from loopgrader.batch.stage import Staged, Submission, discover, safe_name, stag
 from loopgrader.batch.term import Term, TermOptions, apply_term, load_term
 from loopgrader.course.catalog import Course, Lesson, select_lessons
 from loopgrader.course.stubs import stub_fingerprints
-from loopgrader.course.submission import file_started, lesson_source
+from loopgrader.course.submission import LessonSource, file_started, lesson_source
 from loopgrader.errors import CourseError, LoopgraderError, SubmissionError, UsageError
 from loopgrader.grading.runner import (
     GraderTimeout,
@@ -331,11 +331,12 @@ def _grade_staged(host: GraderHost, context: _Context, student: str, staged: Sta
                   lessons: list[Lesson]) -> list[PairRecord]:
     pairs: list[PairRecord] = []
     to_grade: list[tuple[Lesson, QuizScore]] = []
+    sources: dict[str, LessonSource] = {}
     for lesson in lessons:
         quiz = score_answers(context.quizzes.get(lesson.id), staged.answers.get(lesson.id),
                              str(staged.root))
         mark = staged.fingerprints[lesson.id]
-        source = lesson_source(lesson, staged.root, context.stubs)
+        source = sources[lesson.id] = lesson_source(lesson, staged.root, context.stubs)
         if lesson.id in staged.problems:
             pairs.append(pair_without_grading(student, lesson, PairStatus.ERROR, quiz,
                                               staged.problems[lesson.id], mark))
@@ -352,16 +353,17 @@ def _grade_staged(host: GraderHost, context: _Context, student: str, staged: Sta
         else:
             to_grade.append((lesson, quiz))
     if to_grade:
-        pairs += _run_graders(host, context, student, staged, to_grade)
+        pairs += _run_graders(host, context, student, staged, to_grade, sources)
     return pairs
 
 
 def _run_graders(host: GraderHost, context: _Context, student: str, staged: Staged,
-                 to_grade: list[tuple[Lesson, QuizScore]]) -> list[PairRecord]:
+                 to_grade: list[tuple[Lesson, QuizScore]],
+                 sources: dict[str, LessonSource]) -> list[PairRecord]:
     lessons = [lesson for lesson, _ in to_grade]
     for attempt in (1, 2):
         try:
-            run = run_graders(host, context.course, lessons, staged.root, context.run)
+            run = run_graders(host, context.course, lessons, staged.root, context.run, sources)
             break
         except GraderTimeout as error:
             return _failed(student, staged, to_grade, PairStatus.TIMED_OUT, error.message, context)

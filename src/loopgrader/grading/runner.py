@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -164,10 +164,14 @@ def grade_lessons(course: Course, lessons: Sequence[Lesson], submission_root: Pa
 
 
 def run_graders(host: GraderHost, course: Course, lessons: Sequence[Lesson],
-                submission_root: Path, options: RunOptions) -> GradeRun:
-    """One grader run on ``host``: every test of ``lessons`` on one submission."""
-    stubs = stub_fingerprints(course)
-    sources = {lesson.id: lesson_source(lesson, submission_root, stubs) for lesson in lessons}
+                submission_root: Path, options: RunOptions,
+                sources: Mapping[str, LessonSource] | None = None) -> GradeRun:
+    """One grader run on ``host``: every test of ``lessons`` on one submission. ``sources``:
+    the file chosen (and notebook converted) for each lesson, when the caller already has them
+    (a batch decides them for every student before grading)."""
+    if sources is None:
+        stubs = stub_fingerprints(course)
+        sources = {lesson.id: lesson_source(lesson, submission_root, stubs) for lesson in lessons}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="loopgrader-run-") as tmp:
         plan = RunPlan(lessons={lesson.id: lesson_plan(lesson, submission_root,
@@ -191,7 +195,7 @@ def run_graders(host: GraderHost, course: Course, lessons: Sequence[Lesson],
     _raise_on_collection_errors(report)
     results = parse_report(report, [lesson.id for lesson in lessons])
     results = {key: _translated(result, sources.get(key)) for key, result in results.items()}
-    return GradeRun(results, log, time.perf_counter() - started, options.isolation, sources)
+    return GradeRun(results, log, time.perf_counter() - started, options.isolation, dict(sources))
 
 
 def _translated(result: LessonResult, source: LessonSource | None) -> LessonResult:
