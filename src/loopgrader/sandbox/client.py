@@ -64,15 +64,21 @@ class StudentProcess:
     ctx: ForkServerContext
     student_file: Path
     probe_files: tuple[Path, ...] = ()
-    timeout: float = 60.0
-    memory_bytes: int = 0
-    sandbox: SandboxSpec = field(default_factory=SandboxSpec)
-    budget: float = 0.0  # wall seconds all calls together may take (0: no limit)
+    sandbox: SandboxSpec = field(default_factory=SandboxSpec)  # its limits: sandbox.limits
+    timeout: float = field(init=False)  # wall seconds of one call (a timed probe sets its own)
     _spent: float = field(default=0.0, init=False, repr=False)
     _proc: Any = field(default=None, init=False, repr=False)
     _conn: Connection | None = field(default=None, init=False, repr=False)
     _scratch: Path | None = field(default=None, init=False, repr=False)
     _counter: int = field(default=0, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.timeout = self.sandbox.limits.call_seconds
+
+    @property
+    def budget(self) -> float:
+        """Wall seconds all calls together may take (0: no limit)."""
+        return self.sandbox.limits.lesson_seconds
 
     @property
     def display_name(self) -> str:
@@ -173,7 +179,6 @@ class StudentProcess:
             module_name=f"loopgrader_submission_{uuid.uuid4().hex}",
             scratch_dir=str(self._scratch),
             probe_files=tuple(str(p) for p in self.probe_files),
-            memory_bytes=self.memory_bytes,
             sandbox=self.sandbox,
             import_seconds=self.timeout + CPU_SLACK_S,
         )

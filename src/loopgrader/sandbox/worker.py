@@ -51,7 +51,6 @@ class WorkerSpec:
     scratch_dir: str
     probe_files: tuple[str, ...] = ()
     threads: int = 1
-    memory_bytes: int = 0  # 0: no limit (kept for callers; sandbox.limits.memory_bytes wins)
     sandbox: SandboxSpec = field(default_factory=SandboxSpec)
     import_seconds: float = 0.0  # CPU time importing the student's file may use (0: no limit)
 
@@ -119,7 +118,7 @@ def _isolate(spec: WorkerSpec) -> None:
     warnings.resetwarnings()
     warnings.simplefilter("default")
     torch.set_num_threads(max(1, spec.threads))
-    memory = spec.sandbox.limits.memory_bytes or spec.memory_bytes
+    memory = spec.sandbox.limits.memory_bytes
     if memory:
         import resource
 
