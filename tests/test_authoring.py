@@ -70,3 +70,23 @@ def test_a_guarded_import_or_a_hidden_file_may_use_instructor_only_helpers(
     (graders / "secret_bugs.py").write_text("LOOPGRADER_INSTRUCTOR_ONLY = True\nBUGS = []\n")
     (graders / "test_bugs.py").write_text(source)
     assert _problems(course) == []
+
+
+@pytest.mark.parametrize("source", [
+    "from loopgrader.sandbox.client import ModuleSnapshot\n",
+    "import loopgrader.grading.runner\n",
+    "def f():\n    from loopgrader import status\n",
+], ids=["from-internal", "import-internal", "package-itself"])
+def test_a_grader_importing_the_engines_internals_is_reported(course: Path, source: str) -> None:
+    helper = course / "graders" / "1.1" / "lesson_helpers.py"
+    helper.write_text(source)
+    (found,) = _problems(course)
+    assert found.startswith(f"{helper}: engine imports: expected imports from loopgrader.checks")
+
+
+def test_graders_may_import_the_toolkit_and_the_probes(course: Path) -> None:
+    (course / "graders" / "1.1" / "lesson_helpers.py").write_text(
+        "import loopgrader.checks\nfrom loopgrader import checks, probes\n"
+        "from loopgrader.checks.timing import assert_timing\n"
+        "from loopgrader.probes import trace\nimport torch\n")
+    assert _problems(course) == []

@@ -19,6 +19,7 @@ from torch import nn
 
 from loopgrader.checks import (
     GradingFailure,
+    ModuleSnapshot,
     as_float,
     assert_close,
     fmt_shape,
@@ -31,7 +32,6 @@ from loopgrader.checks.timing import (
     assert_timing,
     time_against_reference,
 )
-from loopgrader.sandbox.client import ModuleSnapshot
 
 Y_OFFSET = 1000
 

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     )
     from loopgrader.checks.raises import expect_raises
     from loopgrader.checks.returns import describe_value, unpack
-    from loopgrader.checks.student import Student
+    from loopgrader.checks.student import ModuleSnapshot, Student
     from loopgrader.checks.tensors import (
         as_float,
         assert_close,
@@ -43,11 +43,13 @@ _HOMES = {
     "describe_value": "loopgrader.checks.returns",
     "unpack": "loopgrader.checks.returns",
     "Student": "loopgrader.checks.student",
+    "ModuleSnapshot": "loopgrader.checks.student",
 }
 
 __all__ = [
     "GradientReport",
     "GradingFailure",
+    "ModuleSnapshot",
     "Student",
     "as_float",
     "assert_close",

@@ -8,9 +8,23 @@ comes back is plain data (tensors, numbers, strings, lists, dicts, model snapsho
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
-__all__ = ["Student"]
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["ModuleSnapshot", "Student"]
+
+
+@dataclass(frozen=True)
+class ModuleSnapshot:
+    """What crosses back when student code returns an ``nn.Module``: its state, not the object
+    (``isinstance(value, ModuleSnapshot)`` tells a grader that a module came back)."""
+
+    type_name: str
+    state: dict[str, torch.Tensor]
+    training: bool
 
 
 class Student(Protocol):

@@ -22,6 +22,7 @@ __all__ = ["INSTRUCTOR_ONLY", "authoring_problems", "imports_any", "is_hidden_ma
 
 INSTRUCTOR_ONLY = "LOOPGRADER_INSTRUCTOR_ONLY = True"
 WORKER_ONLY = "probes"  # loaded by path in the worker; every lesson may have one
+PUBLIC_API = ("loopgrader.checks", "loopgrader.probes")  # what grader files may import
 
 
 def private_modules(folder: Path) -> set[str]:
@@ -64,6 +65,7 @@ def authoring_problems(course: Course) -> list[str]:
         for path in sorted(lesson.graders_dir.glob("*.py")):
             if path.stem != WORKER_ONLY:
                 homes[path.stem].append(path)
+            problems += _engine_imports(path)
         problems += _lesson_problems(lesson)
     for name, paths in sorted(homes.items()):
         if len(paths) > 1:
@@ -72,6 +74,30 @@ def authoring_problems(course: Course) -> list[str]:
                             f"uses, got {name}.py also in {others} (rename one, e.g. with the "
                             "lesson's topic in the name)")
     return problems
+
+
+def _engine_imports(path: Path) -> list[str]:
+    """An import of the engine's internals (anything of ``loopgrader`` but its toolkit)."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (SyntaxError, UnicodeDecodeError):
+        return []  # reported by validate's own Python check
+    found: list[str] = []
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            names = [f"{node.module}.{a.name}" if node.module == "loopgrader" else
+                     str(node.module) for a in node.names]
+        found += [name for name in names if name.split(".")[0] == "loopgrader"
+                  and not any(name == api or name.startswith(api + ".") for api in PUBLIC_API)]
+    if not found:
+        return []
+    return [f"{path}: engine imports: expected imports from loopgrader.checks (grader side) or "
+            f"loopgrader.probes (worker side) only, got {', '.join(dict.fromkeys(found))} (the "
+            "rest of loopgrader is internal and may change; use what loopgrader.checks offers, "
+            "or ask for what is missing to be added there)"]
 
 
 def _lesson_problems(lesson: Lesson) -> list[str]:

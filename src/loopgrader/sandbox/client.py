@@ -32,12 +32,13 @@ from loopgrader.checks.failures import (
     StudentTimeout,
 )
 from loopgrader.checks.integrity import integrity_failure
+from loopgrader.checks.student import ModuleSnapshot
 from loopgrader.sandbox import wire as _wire
 from loopgrader.sandbox.isolation import UID_BASE, SandboxSpec, kill_uid
 from loopgrader.sandbox.messages import ErrorInfo, Frame, Reply, Request
 from loopgrader.sandbox.worker import WorkerSpec, worker_main
 
-__all__ = ["ModuleSnapshot", "StudentProcess", "describe_call"]
+__all__ = ["StudentProcess", "describe_call"]
 
 MAX_REPLY_BYTES = 1 << 30
 CPU_SLACK_S = 5.0  # CPU time a call may use beyond its wall-clock timeout (SIGXCPU after)
@@ -46,15 +47,6 @@ SIGNALS = {
     "SIGKILL": "was killed (it may have run out of memory, or been stopped from outside)",
     "SIGSEGV": "crashed in native code (segmentation fault)",
 }
-
-
-@dataclass(frozen=True)
-class ModuleSnapshot:
-    """What crosses back when student code returns an ``nn.Module``: its state, not the object."""
-
-    type_name: str
-    state: dict[str, torch.Tensor]
-    training: bool
 
 
 @dataclass
