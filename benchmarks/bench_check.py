@@ -30,10 +30,15 @@ def main() -> None:
     runs = parser.parse_args().runs
     loopgrader = shutil.which("loopgrader") or str(Path(sys.executable).parent / "loopgrader")
     with tempfile.TemporaryDirectory() as tmp:
+        # a copy of the course, so that the attempts `check` records stay out of the checkout
+        course = Path(tmp) / "course"
+        shutil.copytree(REPO, course, ignore=shutil.ignore_patterns(
+            ".git", ".venv", ".loopgrader", "tests", "benchmarks", "src", "docs", "*.egg-info",
+            "__pycache__", "build", "dist"))
         submission = Path(tmp) / "submission" / "1.2"
         submission.mkdir(parents=True)
         shutil.copy(REPO / "graders/1.2/reference/linear_regression.py", submission)
-        check = [loopgrader, "check", "1.2", "--course", str(REPO),
+        check = [loopgrader, "check", "1.2", "--course", str(course),
                  "--submission", str(submission.parent)]
         torch_import = [sys.executable, "-c", "import torch"]
         wall(torch_import, Path(tmp))  # warm the file cache
