@@ -7,19 +7,14 @@ The JSON form (:meth:`Report.to_json`) is the stable, documented shape (docs/rep
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import pairwise
 from typing import Any
 
 from loopgrader.course.catalog import Course, Lesson
-from loopgrader.records.progress import (
-    Attempt,
-    LessonProgress,
-    Progress,
-    TestOutcome,
-    summarise,
-)
+from loopgrader.records.progress import Attempt, LessonProgress, Progress, summarise
+from loopgrader.records.result import TestResult
 from loopgrader.status import LessonStatus
 
 __all__ = ["LessonRow", "ModuleRow", "Report", "ScorePoint", "build_report"]
@@ -61,8 +56,8 @@ class LessonRow:
     curves: dict[str, Any]  # curve name -> {series name: [values]}
     exercise_status: str = "not started"  # not started | attempted | passed ("—" if none)
     quiz_status: str = "not started"
-    latest_tests: tuple[TestOutcome, ...] = ()  # the latest exercise attempt's tests
-    quiz_questions: tuple[TestOutcome, ...] = ()  # the latest quiz attempt's questions
+    latest_tests: tuple[TestResult, ...] = ()  # the latest exercise attempt's tests
+    quiz_questions: tuple[TestResult, ...] = ()  # the latest quiz attempt's questions
     timing_history: dict[str, tuple[float, ...]] = field(default_factory=dict)
     next_step: str | None = None
 
@@ -188,8 +183,9 @@ def _lesson_json(lesson: LessonRow) -> dict[str, Any]:
     }
 
 
-def _outcome_json(outcome: TestOutcome) -> dict[str, Any]:
-    return {k: v for k, v in asdict(outcome).items() if v is not None}
+def _outcome_json(outcome: TestResult) -> dict[str, Any]:
+    """A test as its attempt file keeps it, without the fields it leaves empty."""
+    return {k: v for k, v in outcome.to_json().items() if v is not None}
 
 
 def _point(attempt: Attempt | None) -> ScorePoint | None:
@@ -202,7 +198,7 @@ def _part_status(summary: LessonProgress) -> str:
     return str(summary.status)
 
 
-def _next_step(lesson: Lesson, exercise: str, quiz: str, tests: Sequence[TestOutcome],
+def _next_step(lesson: Lesson, exercise: str, quiz: str, tests: Sequence[TestResult],
                following: Lesson | None) -> str:
     if lesson.file and exercise != "passed":
         failing = next((t for t in tests if t.status != "passed"), None)

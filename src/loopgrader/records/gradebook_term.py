@@ -14,6 +14,8 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Protocol
 
+from loopgrader.records.result import TestResult
+
 __all__ = ["TERM_COLUMNS", "TERM_SCHEMA", "RunResult", "insert_run_result", "migrate_term",
            "read_tests"]
 
@@ -33,15 +35,6 @@ CREATE TABLE IF NOT EXISTS releases (lesson TEXT PRIMARY KEY, released_at TEXT N
 """
 
 
-class _Test(Protocol):
-    @property
-    def name(self) -> str: ...
-    @property
-    def node_id(self) -> str: ...
-    @property
-    def passed(self) -> bool: ...
-
-
 class _Pair(Protocol):
     @property
     def student(self) -> str: ...
@@ -54,7 +47,7 @@ class _Pair(Protocol):
     @property
     def final_score(self) -> float | None: ...
     @property
-    def tests(self) -> tuple[_Test, ...]: ...
+    def tests(self) -> tuple[TestResult, ...]: ...
 
 
 @dataclass(frozen=True)
