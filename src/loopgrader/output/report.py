@@ -107,27 +107,27 @@ class LessonRow:
     def last_attempt(self) -> str | None:
         return self.attempts[-1].started_at if self.attempts else None
 
-    @property
+    @cached_property
     def _exercises(self) -> list[Attempt]:
         return [a for a in self.attempts if a.kind == "exercise"]
 
-    @property
+    @cached_property
     def history(self) -> tuple[ScorePoint, ...]:
         return tuple(ScorePoint(a) for a in self._exercises)
 
-    @property
+    @cached_property
     def timings(self) -> dict[str, float]:
         """The latest exercise attempt's timing ratios (of the latest that measured any)."""
         return dict(next((a.timings for a in reversed(self._exercises) if a.timings), {}))
 
-    @property
+    @cached_property
     def curves(self) -> dict[str, Any]:
         """curve name -> {series name: [values]}, of the latest attempt that recorded any."""
         curves = next((a.curves for a in reversed(self._exercises) if a.curves), {})
         return {name: curve for per_test in curves.values() for name, curve in
                 (per_test.items() if isinstance(per_test, dict) else ())}
 
-    @property
+    @cached_property
     def timing_history(self) -> dict[str, tuple[float, ...]]:
         found: dict[str, list[float]] = {}
         for attempt in self._exercises:
@@ -135,16 +135,16 @@ class LessonRow:
                 found.setdefault(key, []).append(float(ratio))
         return {key: tuple(values) for key, values in found.items()}
 
-    @property
+    @cached_property
     def exercise_status(self) -> str:
         """not started | attempted | passed ("—" if the lesson has no exercise)."""
         return _part_status(self.exercise) if self.lesson.file else "—"
 
-    @property
+    @cached_property
     def quiz_status(self) -> str:
         return _part_status(self.quiz) if self.lesson.quiz else "—"
 
-    @property
+    @cached_property
     def status(self) -> str:
         needed = [s for s in (self.exercise_status if self.lesson.file else None,
                               self.quiz_status if self.lesson.quiz else None) if s is not None]
@@ -156,17 +156,17 @@ class LessonRow:
             return LessonStatus.PASSED
         return LessonStatus.ATTEMPTED
 
-    @property
+    @cached_property
     def latest_tests(self) -> tuple[TestResult, ...]:
         """The latest exercise attempt's tests."""
         return self.exercise.latest.tests if self.exercise.latest is not None else ()
 
-    @property
+    @cached_property
     def quiz_questions(self) -> tuple[TestResult, ...]:
         """The latest quiz attempt's questions."""
         return self.quiz.latest.tests if self.quiz.latest is not None else ()
 
-    @property
+    @cached_property
     def next_step(self) -> str | None:
         if not self.lesson.ready:
             return None

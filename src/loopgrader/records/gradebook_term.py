@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING
 
-from loopgrader.records.result import TestResult
+if TYPE_CHECKING:  # the gradebook imports this module
+    from loopgrader.records.gradebook import PairRecord
 
 __all__ = ["TERM_COLUMNS", "TERM_SCHEMA", "RunResult", "insert_run_result", "migrate_term",
            "read_tests"]
@@ -35,21 +36,6 @@ CREATE TABLE IF NOT EXISTS releases (lesson TEXT PRIMARY KEY, released_at TEXT N
 """
 
 
-class _Pair(Protocol):
-    @property
-    def student(self) -> str: ...
-    @property
-    def lesson(self) -> str: ...
-    @property
-    def status(self) -> str: ...
-    @property
-    def score(self) -> float: ...
-    @property
-    def final_score(self) -> float | None: ...
-    @property
-    def tests(self) -> tuple[TestResult, ...]: ...
-
-
 @dataclass(frozen=True)
 class RunResult:
     """A pair's result as one run recorded it (for explaining regrades)."""
@@ -61,7 +47,7 @@ class RunResult:
     tests: dict[str, bool]  # test (node id) → passed
 
 
-def insert_run_result(db: sqlite3.Connection, run_id: int, pair: _Pair) -> None:
+def insert_run_result(db: sqlite3.Connection, run_id: int, pair: PairRecord) -> None:
     tests = json.dumps({t.node_id or t.name: t.passed for t in pair.tests}, sort_keys=True)
     db.execute("INSERT OR REPLACE INTO run_results VALUES (?, ?, ?, ?, ?, ?, ?)",
                (run_id, pair.student, pair.lesson, pair.status, pair.score, pair.final_score,
