@@ -24,7 +24,7 @@ from loopgrader.quiz.scoring import score_quiz
 from loopgrader.quiz.session import load_answers
 from loopgrader.records.gradebook import PairRecord, exercise_status
 from loopgrader.records.result import LessonResult, TestResult
-from loopgrader.status import Category, PairStatus
+from loopgrader.status import Category, LessonStatus, PairStatus
 
 __all__ = ["QuizScore", "pair_from_result", "pair_without_grading", "score_answers", "statuses"]
 
@@ -118,8 +118,7 @@ def _status(result: LessonResult, tests: tuple[TestResult, ...]) -> tuple[str, s
     broken = next((t for t in failed if t.category == Category.GRADER_ERROR), None)
     if broken is not None:
         return PairStatus.ERROR, broken.message or "a grader failed"
-    not_started = all(t.category == Category.NOT_STARTED for t in failed)
-    if failed and not_started and len(failed) == len(tests):
+    if tests and result.status == LessonStatus.NOT_STARTED:  # every test failed on the stub
         return PairStatus.NOT_STARTED, "the file is still the stub: nothing is implemented yet"
     if not tests:
         return PairStatus.ERROR, "no grader test ran for this lesson"
