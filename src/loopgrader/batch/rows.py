@@ -22,7 +22,7 @@ from loopgrader.quiz.loader import load_quiz
 from loopgrader.quiz.model import Quiz
 from loopgrader.quiz.scoring import score_quiz
 from loopgrader.quiz.session import load_answers
-from loopgrader.records.gradebook import PairRecord, exercise_status
+from loopgrader.records.pair import PairRecord, exercise_status
 from loopgrader.records.result import LessonResult, TestResult
 from loopgrader.status import Category, LessonStatus, PairStatus
 

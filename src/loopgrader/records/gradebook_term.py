@@ -12,10 +12,8 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # the gradebook imports this module
-    from loopgrader.records.gradebook import PairRecord
+from loopgrader.records.pair import PairRecord
 
 __all__ = ["TERM_COLUMNS", "TERM_SCHEMA", "RunResult", "insert_run_result", "migrate_term",
            "read_tests"]
