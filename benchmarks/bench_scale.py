@@ -50,7 +50,7 @@ def grade_class(course: Course, subs: Path, out: Path, lessons: str, jobs: int
                 ) -> tuple[float, list[PairRecord]]:
     started = time.perf_counter()
     summary = grade_batch(course, BatchOptions(subs, out, lessons=lessons, jobs=jobs,
-                                               timeout=60, device="cpu"))
+                                               device="cpu"))
     wall = time.perf_counter() - started
     with open_gradebook(out, create=False) as book:
         pairs = book.pairs()

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loopgrader.course.catalog import Course, Lesson
-from loopgrader.grading.runner import RunOptions, default_limits, run_graders
+from loopgrader.grading.runner import RunOptions, run_graders
 from loopgrader.records.result import LessonResult
 from loopgrader.sandbox.host import GraderHost
+from loopgrader.sandbox.limits import default_limits
 
 REPO = Path(__file__).resolve().parents[1]
 LESSONS_DIR = Path(__file__).resolve().parent / "lessons"
@@ -45,7 +46,7 @@ def alternatives(lesson: str) -> list[Path]:
     return sorted((LESSONS_DIR / lesson / "alternatives").glob("*.py"))
 
 
-OPTIONS = RunOptions(device="cpu", timeout=60, limits=default_limits(60))
+OPTIONS = RunOptions(device="cpu", limits=default_limits(60))
 
 
 def grade_file(course: Course, lesson: Lesson, source: Path, tmp: Path,

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from batch_harness import add_submission, make_course, rows, write_file
-from loopgrader.batch.grade import BatchOptions, grade_batch, in_shard
+from loopgrader.batch.grade import BatchOptions, batch_limits, grade_batch, in_shard
 from loopgrader.cli.batch import grade_command, merge_command
 from loopgrader.course.catalog import load_course
 
@@ -106,7 +106,8 @@ def test_a_run_killed_with_sigkill_keeps_what_it_finished(tmp_path: Path) -> Non
         assert db.execute("SELECT count(*) FROM tests WHERE student=?", (student,)).fetchone() \
             == (3,)
     summary = grade_batch(load_course(course),
-                          BatchOptions(subs, out, isolation="limits", timeout=10))
+                          BatchOptions(subs, out, isolation="limits",
+                                       limits=batch_limits(timeout=10)))
     assert summary.graded == 5 - len(kept)
     assert sorted(rows(out)) == ["a_good", "b_wrong", "c_good", "d_wrong", "e_slow"]
 

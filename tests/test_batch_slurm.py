@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from loopgrader.batch.grade import BatchOptions, grade_batch, in_shard
+from loopgrader.batch.grade import BatchOptions, batch_limits, grade_batch, in_shard
 from loopgrader.batch.jobfiles import JobSpec, loopgrader_command, write_jobfiles
 from loopgrader.course.catalog import Course, load_course
 from loopgrader.records.gradebook import FILE_NAME, open_gradebook
@@ -79,7 +79,8 @@ def test_a_slurm_array_grades_the_class_and_its_merge_equals_one_machine(
                               env=slurm.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True)
     # meanwhile, the same class graded on one machine, as one shard
-    grade_batch(course, BatchOptions(subs, tmp_path / "single", lessons="1.2", timeout=30))
+    grade_batch(course, BatchOptions(subs, tmp_path / "single", lessons="1.2",
+                                     limits=batch_limits(timeout=30)))
     output, _ = submit.communicate(timeout=240)
     logs = "\n".join(p.read_text() for p in sorted((tmp_path / "results" / "logs").glob("*")))
     assert submit.returncode == 0, f"{output}\n{logs}\n{slurm.logs()}"

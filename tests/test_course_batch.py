@@ -40,7 +40,7 @@ def test_the_class_batch_gives_references_full_marks_and_stubs_not_started(
         assert lesson.stub is not None and lesson.file is not None
         _put(subs, "stubs", lesson.id, lesson.file, lesson.stub)
 
-    summary = grade_batch(COURSE, BatchOptions(submissions=subs, out=out, jobs=2, timeout=60))
+    summary = grade_batch(COURSE, BatchOptions(submissions=subs, out=out, jobs=2))
 
     assert summary.isolation == detect_isolation("auto")
     with open_gradebook(out, create=False) as book:

@@ -40,6 +40,7 @@ from loopgrader.batch.term_exports import (
 )
 from loopgrader.course.catalog import Course
 from loopgrader.output import gradescope
+from loopgrader.output.points import points as _pts
 from loopgrader.records.gradebook import PairRecord, open_gradebook
 from loopgrader.status import PairStatus
 
@@ -112,10 +113,6 @@ def _csv(rows: list[list[object]]) -> str:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerows([[_cell(v) for v in row] for row in rows])
     return buffer.getvalue()
-
-
-def _pts(value: float | None) -> str:
-    return "" if value is None else f"{value:g}"
 
 
 def _wide_csv(by_student: dict[str, list[PairRecord]], lessons: list[str], dated: bool) -> str:

@@ -40,7 +40,6 @@ from loopgrader.errors import CourseError, LoopgraderError, SubmissionError, Usa
 from loopgrader.grading.runner import (
     GraderTimeout,
     RunOptions,
-    default_limits,
     may_build_optimizers,
     new_host,
     run_graders,
@@ -49,10 +48,11 @@ from loopgrader.quiz.model import Quiz
 from loopgrader.records.gradebook import Gradebook, PairRecord, RunSource, open_gradebook
 from loopgrader.sandbox.host import GraderHost
 from loopgrader.sandbox.isolation import detect_isolation, hidden_paths, slot_cpus
+from loopgrader.sandbox.limits import Limits, default_limits
 from loopgrader.status import PairStatus
 
-__all__ = ["BatchOptions", "BatchSummary", "Listener", "grade_batch", "in_shard", "lock_out",
-           "parse_shard", "select_batch_lessons"]
+__all__ = ["BatchOptions", "BatchSummary", "Listener", "batch_limits", "grade_batch", "in_shard",
+           "lock_out", "parse_shard", "select_batch_lessons"]
 
 
 class Listener(Protocol):
@@ -73,12 +73,11 @@ class BatchOptions:
     out: Path
     lessons: str = "all"
     jobs: int = 1
-    timeout: float = 60.0
     force: bool = False
     shard: tuple[int, int] = (1, 1)
     device: str = "cpu"
     isolation: str = "auto"
-    memory_bytes: int | None = None  # None: 4 GiB on cpu, no limit on accelerators
+    limits: Limits | None = None  # of student code; None: batch_limits(device)
     command: str = "loopgrader grade"
     term: TermOptions = field(default_factory=TermOptions)  # roster, extensions, times
     origin: ShardChoice | None = None  # which scheduler chose the shard (recorded per run)
@@ -198,16 +197,22 @@ def _still_valid(book: Gradebook, graders: dict[str, str]) -> dict[tuple[str, st
             if used.get(key) is not None and used[key] == graders.get(key[1])}
 
 
+def batch_limits(device: str = "cpu", timeout: float = 60.0,
+                 memory_bytes: int | None = None) -> Limits:
+    """A batch's limits: ``timeout`` seconds a call, five times that (at least 30 s) for all
+    of a student's calls in a lesson, ``memory_bytes`` of address space a worker (None: 4 GiB
+    on cpu, no limit on accelerators, which map far more)."""
+    if memory_bytes is None:
+        memory_bytes = 4 << 30 if device == "cpu" else 0
+    return default_limits(timeout, memory_bytes, lesson_seconds=max(30.0, timeout * 5))
+
+
 def _run_options(course: Course, options: BatchOptions, isolation: str) -> RunOptions:
-    memory = options.memory_bytes
-    if memory is None:
-        memory = 4 << 30 if options.device == "cpu" else 0
-    limits = default_limits(options.timeout, memory)
     hidden = hidden_paths([course.root, options.out, options.submissions]) \
         if isolation == "namespaces" else ()
-    return RunOptions(device=options.device, timeout=options.timeout, memory_bytes=memory,
-                      isolation=isolation, limits=limits, hidden_paths=hidden,
-                      lesson_budget=max(30.0, options.timeout * 5))
+    return RunOptions(device=options.device, isolation=isolation,
+                      limits=options.limits or batch_limits(options.device),
+                      hidden_paths=hidden)
 
 
 @contextlib.contextmanager

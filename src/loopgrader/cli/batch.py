@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from loopgrader.batch.exports import export_gradebook
-from loopgrader.batch.grade import BatchOptions, BatchSummary, grade_batch
+from loopgrader.batch.grade import BatchOptions, BatchSummary, batch_limits, grade_batch
 from loopgrader.batch.jobfiles import JobSpec, loopgrader_command, write_jobfiles
 from loopgrader.batch.merge import MergeSummary, merge_gradebooks
 from loopgrader.batch.shards import choose_shard
@@ -78,8 +78,9 @@ def grade_command(submissions: Path, out: Path, lessons: str, jobs: int, timeout
         origin = choose_shard(shard, os.environ)
         options = BatchOptions(
             submissions=submissions.resolve(), out=out.resolve(), lessons=lessons, jobs=jobs,
-            timeout=timeout, force=force, shard=origin.shard, origin=origin, device=device,
-            isolation=isolation, memory_bytes=None if memory_mb is None else memory_mb << 20,
+            force=force, shard=origin.shard, origin=origin, device=device,
+            isolation=isolation,
+            limits=batch_limits(device, timeout, None if memory_mb is None else memory_mb << 20),
             command=shlex.join(["loopgrader", *sys.argv[1:]]),
             term=TermOptions(roster=roster, extensions=extensions, manifest=manifest,
                              submitted_from=submitted_from))

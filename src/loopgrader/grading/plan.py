@@ -10,6 +10,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from loopgrader.sandbox.limits import Limits
+
 __all__ = ["LessonPlan", "RunPlan"]
 
 
@@ -31,14 +33,10 @@ class RunPlan:
 
     lessons: dict[str, LessonPlan]
     device: str = "auto"
-    timeout: float = 60.0
-    memory_bytes: int = 0
+    limits: Limits = field(default_factory=Limits)  # of every student's worker
     extras: dict[str, str] = field(default_factory=dict)
     isolation: str = "limits"  # see loopgrader.sandbox.isolation.LEVELS
-    # the fields of loopgrader.sandbox.isolation.Limits
-    limits: dict[str, int] = field(default_factory=dict)
     hidden_paths: tuple[str, ...] = ()  # covered in every worker (isolation "namespaces")
-    lesson_budget: float = 0.0  # wall seconds a lesson's calls may take in total (0: no limit)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)
@@ -53,13 +51,11 @@ class RunPlan:
             key: LessonPlan(**{**value, "probe_files": tuple(value.get("probe_files", ()))})
             for key, value in data["lessons"].items()
         }
-        return cls(lessons=lessons, device=data["device"], timeout=float(data["timeout"]),
-                   memory_bytes=int(data.get("memory_bytes", 0)),
+        return cls(lessons=lessons, device=data["device"],
+                   limits=Limits.from_dict(dict(data.get("limits", {}))),
                    extras=dict(data.get("extras", {})),
                    isolation=str(data.get("isolation", "limits")),
-                   limits={str(k): int(v) for k, v in dict(data.get("limits", {})).items()},
-                   hidden_paths=tuple(str(p) for p in data.get("hidden_paths", ())),
-                   lesson_budget=float(data.get("lesson_budget", 0.0)))
+                   hidden_paths=tuple(str(p) for p in data.get("hidden_paths", ())))
 
     def lesson_for(self, test_path: Path) -> LessonPlan | None:
         """The lesson whose graders folder holds ``test_path``."""

@@ -14,6 +14,7 @@ import json
 import types
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,7 @@ from loopgrader.checks.integrity import rejected_source
 from loopgrader.checks.student import Student
 from loopgrader.grading.plan import LessonPlan, RunPlan
 from loopgrader.sandbox.forkserver import start_worker_server
+from loopgrader.sandbox.limits import Limits
 from loopgrader.status import Category
 
 if TYPE_CHECKING:  # torch is imported only after the worker server has started
@@ -110,7 +112,7 @@ class _Session:
         self.check_source(lesson, Path(lesson.student_file))
         process = self.processes.get(lesson.lesson)
         if process is None:
-            process = self._worker(Path(lesson.student_file), lesson, self.plan.lesson_budget)
+            process = self._worker(Path(lesson.student_file), lesson, self.plan.limits)
             self.processes[lesson.lesson] = process
             try:
                 self.import_errors[lesson.lesson] = process.import_error()
@@ -125,22 +127,22 @@ class _Session:
             raise StudentImportError(error)
         return StudentModule(process)
 
-    def _worker(self, file: Path, lesson: LessonPlan, budget: float = 0.0) -> StudentProcess:
+    def _worker(self, file: Path, lesson: LessonPlan, limits: Limits) -> StudentProcess:
         from loopgrader.sandbox.client import StudentProcess
-        from loopgrader.sandbox.isolation import Limits, SandboxSpec
+        from loopgrader.sandbox.isolation import SandboxSpec
 
-        plan = self.plan
-        sandbox = SandboxSpec(plan.isolation, Limits.from_dict(plan.limits), plan.hidden_paths)
+        sandbox = SandboxSpec(self.plan.isolation, limits, self.plan.hidden_paths)
         return StudentProcess(self.ctx, file, tuple(Path(p) for p in lesson.probe_files),
-                              timeout=plan.timeout, memory_bytes=plan.memory_bytes,
-                              sandbox=sandbox, budget=budget)
+                              sandbox=sandbox)
 
     def reference_worker(self, lesson: LessonPlan) -> StudentModule:
         key = f"reference:{lesson.lesson}"
         if key not in self.processes:
             if lesson.reference_file is None:
                 raise RuntimeError(f"lesson {lesson.lesson} has no reference solution")
-            self.processes[key] = self._worker(Path(lesson.reference_file), lesson)
+            # the reference's calls are not counted against a lesson's total
+            limits = replace(self.plan.limits, lesson_seconds=0.0)
+            self.processes[key] = self._worker(Path(lesson.reference_file), lesson, limits)
         return StudentModule(self.processes[key])
 
     def reference(self, lesson: LessonPlan) -> types.ModuleType:

@@ -28,7 +28,8 @@ from loopgrader.grading.plan import LessonPlan, RunPlan
 from loopgrader.grading.results import parse_report
 from loopgrader.records.result import LessonResult
 from loopgrader.sandbox.host import GraderHost
-from loopgrader.sandbox.isolation import Limits, detect_isolation, hidden_paths
+from loopgrader.sandbox.isolation import detect_isolation, hidden_paths
+from loopgrader.sandbox.limits import Limits, default_limits
 
 __all__ = [
     "GradeRun",
@@ -66,24 +67,17 @@ class GradeRun:
 
 @dataclass(frozen=True)
 class RunOptions:
-    """How student code is run: device, per-call timeout, isolation level and limits."""
+    """How student code is run: device, isolation level and limits (the per-call timeout and
+    the lesson's budget among them)."""
 
     device: str = "auto"
-    timeout: float = 60.0
-    memory_bytes: int = 0
     isolation: str = "limits"
     limits: Limits = field(default_factory=Limits)
     hidden_paths: tuple[str, ...] = ()
-    lesson_budget: float = 0.0  # wall seconds of student calls per lesson (0: no limit)
     run_budget: float = 0.0  # wall seconds for the whole grader run (0: from the timeout)
 
     def budget(self, lessons: int) -> float:
-        return self.run_budget or max(600.0, self.timeout * 40) * max(1, lessons)
-
-
-def default_limits(timeout: float, memory_bytes: int = 0) -> Limits:
-    """The limits ``check`` uses: generous, so honest code never meets them."""
-    return Limits(cpu_seconds=int(max(600.0, timeout * 20)), memory_bytes=memory_bytes)
+        return self.run_budget or max(600.0, self.limits.call_seconds * 40) * max(1, lessons)
 
 
 def grader_environment() -> dict[str, str]:
@@ -146,17 +140,16 @@ def lesson_plan(lesson: Lesson, submission_root: Path, source: LessonSource | No
 
 def grade_lessons(course: Course, lessons: Sequence[Lesson], submission_root: Path, *,
                   device: str = "auto", timeout: float = 60.0,
-                  memory_bytes: int = 0, host: GraderHost | None = None,
-                  isolation: str = "limits") -> GradeRun:
-    """Grade ``lessons`` (which must have graders) of the submission at ``submission_root``.
+                  host: GraderHost | None = None, isolation: str = "limits") -> GradeRun:
+    """Grade ``lessons`` (which must have graders) of the submission at ``submission_root``,
+    each call into student code limited to ``timeout`` seconds (see :func:`default_limits`).
 
     Without ``host``, a grader host is started for this one run; a batch (and ``watch``) keeps
     hosts and runs each submission on one of them (the same code path).
     """
     level = detect_isolation(isolation)
     hidden = hidden_paths([course.root]) if level == "namespaces" else ()
-    options = RunOptions(device=device, timeout=timeout, memory_bytes=memory_bytes,
-                         limits=default_limits(timeout, memory_bytes), isolation=level,
+    options = RunOptions(device=device, limits=default_limits(timeout), isolation=level,
                          hidden_paths=hidden)
     if host is not None:
         return run_graders(host, course, lessons, submission_root, options)
@@ -178,14 +171,12 @@ def run_graders(host: GraderHost, course: Course, lessons: Sequence[Lesson],
         plan = RunPlan(lessons={lesson.id: lesson_plan(lesson, submission_root,
                                                        sources[lesson.id], Path(tmp))
                                 for lesson in lessons},
-                       device=options.device, timeout=options.timeout,
-                       memory_bytes=options.memory_bytes, isolation=options.isolation,
-                       limits=options.limits.to_dict(), hidden_paths=options.hidden_paths,
-                       lesson_budget=options.lesson_budget)
+                       device=options.device, limits=options.limits,
+                       isolation=options.isolation, hidden_paths=options.hidden_paths)
         # The plan and the report never touch this folder: the host keeps them in memory files
         # of the grader run (see sandbox.host), out of every worker's reach.
         work = _work_folder(Path(tmp), None)
-        args = _pytest_args(course, lessons, work, options.timeout)
+        args = _pytest_args(course, lessons, work, options.limits.call_seconds)
         outcome = host.run(args, work, work / "grader.log", options.budget(len(lessons)),
                            plan=plan.to_json())
         log = _read_log(work / "grader.log")

@@ -10,16 +10,13 @@ import time
 from html import escape
 
 from loopgrader.grading.check import CheckReport, LessonCheck
+from loopgrader.output.points import points as _pts
 
 __all__ = ["check_html", "error_html"]
 
 PASS, FAIL = "✓", "✗"
 STYLE = "border-collapse:collapse;text-align:left;font-size:0.9em"
 CELL = "padding:2px 8px;border-bottom:1px solid #ddd;vertical-align:top;white-space:pre-wrap"
-
-
-def _pts(value: float) -> str:
-    return f"{value:g}"
 
 
 def check_html(report: CheckReport) -> str:

@@ -9,6 +9,7 @@ from loopgrader import __version__
 from loopgrader.course.catalog import Course
 from loopgrader.grading.check import CheckReport, LessonCheck
 from loopgrader.output import gradescope
+from loopgrader.output.points import points as _pts
 from loopgrader.records.progress import Progress, summarise
 from loopgrader.records.result import TestResult
 from loopgrader.status import Category, LessonStatus
@@ -17,10 +18,6 @@ __all__ = ["check_json", "check_text", "lessons_text"]
 
 PASS, FAIL = "✓", "✗"
 TODO = re.compile(r"\d+\.\d+: implement (\w+)")
-
-
-def _pts(value: float) -> str:
-    return f"{value:g}"
 
 
 def check_text(report: CheckReport) -> str:

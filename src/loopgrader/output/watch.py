@@ -9,16 +9,13 @@ from pathlib import Path
 
 from loopgrader.grading.check import LessonCheck
 from loopgrader.grading.watch import BrokenSave, Change, Grading, NextStep, Update
+from loopgrader.output.points import points as _pts
 from loopgrader.output.text import FAIL, PASS, TODO, quiz_text
 from loopgrader.status import LessonStatus
 
 __all__ = ["grading_text", "update_text", "watching_text"]
 
 INDENT = "           "
-
-
-def _pts(value: float) -> str:
-    return f"{value:g}"
 
 
 def update_text(update: Update, *, selector: str, root: Path,

@@ -16,7 +16,7 @@ import signal
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from multiprocessing.context import ForkServerContext
 from pathlib import Path
@@ -34,6 +34,7 @@ from loopgrader.checks.failures import (
 from loopgrader.checks.integrity import integrity_failure
 from loopgrader.sandbox import wire as _wire
 from loopgrader.sandbox.isolation import UID_BASE, SandboxSpec, kill_uid
+from loopgrader.sandbox.messages import ErrorInfo, Frame, Reply, Request
 from loopgrader.sandbox.worker import WorkerSpec, worker_main
 
 __all__ = ["ModuleSnapshot", "StudentProcess", "describe_call"]
@@ -63,15 +64,21 @@ class StudentProcess:
     ctx: ForkServerContext
     student_file: Path
     probe_files: tuple[Path, ...] = ()
-    timeout: float = 60.0
-    memory_bytes: int = 0
-    sandbox: SandboxSpec = field(default_factory=SandboxSpec)
-    budget: float = 0.0  # wall seconds all calls together may take (0: no limit)
+    sandbox: SandboxSpec = field(default_factory=SandboxSpec)  # its limits: sandbox.limits
+    timeout: float = field(init=False)  # wall seconds of one call (a timed probe sets its own)
     _spent: float = field(default=0.0, init=False, repr=False)
     _proc: Any = field(default=None, init=False, repr=False)
     _conn: Connection | None = field(default=None, init=False, repr=False)
     _scratch: Path | None = field(default=None, init=False, repr=False)
     _counter: int = field(default=0, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.timeout = self.sandbox.limits.call_seconds
+
+    @property
+    def budget(self) -> float:
+        """Wall seconds all calls together may take (0: no limit)."""
+        return self.sandbox.limits.lesson_seconds
 
     @property
     def display_name(self) -> str:
@@ -99,38 +106,36 @@ class StudentProcess:
 
     def import_error(self) -> str | None:
         """The student-facing message if the file does not import, else None."""
-        reply = self._roundtrip({"op": "status"}, "importing your file")
-        error = reply.get("import_error")
-        return None if error is None else self._import_message(error)
+        reply = self._roundtrip(Request("status", 0), "importing your file")
+        return None if reply.error is None else self._import_message(reply.error)
 
     def close(self) -> None:
         self._kill(thorough=False)  # at the end of a run: the grader host sweeps what is left
 
     def _request(self, op: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         what = describe_call(name, args, kwargs)
-        reply = self._roundtrip({"op": op, "name": name, "args": args, "kwargs": kwargs}, what)
-        violations = reply.get("integrity")
-        if violations:
-            raise integrity_failure(what, violations)
-        if reply.get("ok") is True:
-            return _from_wire(reply.get("value"))
+        reply = self._roundtrip(Request(op, 0, name, args, kwargs), what)
+        if reply.integrity:
+            raise integrity_failure(what, list(reply.integrity))
+        if reply.ok:
+            return _from_wire(reply.value)
         raise self._failure(reply, name, what)
 
     def _ensure_started(self) -> None:
         if self._proc is None or not self._proc.is_alive():
             self._start()
-            self._roundtrip({"op": "status"}, "importing your file")
+            self._roundtrip(Request("status", 0), "importing your file")
 
-    def _roundtrip(self, request: dict[str, Any], what: str) -> dict[str, Any]:
+    def _roundtrip(self, request: Request, what: str) -> Reply:
         if self._proc is None or not self._proc.is_alive():
             self._start()
         assert self._conn is not None
         self._check_budget(what)
         self._counter += 1
-        request = {**request, "id": self._counter, "cpu": self.timeout + CPU_SLACK_S}
+        request = replace(request, id=self._counter, cpu_seconds=self.timeout + CPU_SLACK_S)
         started = time.perf_counter()
         try:
-            self._conn.send_bytes(_wire.encode(request))
+            self._conn.send_bytes(_wire.encode(request.to_wire()))
             if not self._conn.poll(self.timeout):
                 self._kill()
                 raise StudentTimeout(
@@ -141,7 +146,7 @@ class StudentProcess:
             raise self._crashed(what) from None
         finally:
             self._spent += time.perf_counter() - started
-        return self._check_reply(raw, request["id"], what)
+        return self._check_reply(raw, request.id, what)
 
     def _check_budget(self, what: str) -> None:
         if self.budget and self._spent > self.budget:
@@ -149,12 +154,15 @@ class StudentProcess:
                 f"{what} was not run: your code already used the {self.budget:g} s this lesson "
                 "allows in total", hint="look for work repeated far more than needed")
 
-    def _check_reply(self, raw: bytes, expected_id: int, what: str) -> dict[str, Any]:
+    def _check_reply(self, raw: bytes, expected_id: int, what: str) -> Reply:
+        """The reply to request ``expected_id``; anything else (bytes that are not plain data, a
+        message that is not exactly a reply, another id) ends the worker: student code wrote
+        to the pipe."""
         try:
-            reply = _wire.decode(raw)
-        except Exception:
+            reply: Reply | None = Reply.from_wire(_wire.decode(raw))
+        except Exception:  # not plain data (UnpicklingError and more), or a ProtocolError
             reply = None
-        if not isinstance(reply, dict) or reply.get("id") != expected_id:
+        if reply is None or reply.id != expected_id:
             self._kill()
             raise StudentCrash(f"while running {what}, the process running your code sent back "
                                "something that is not a result (did your code write to it?)")
@@ -171,7 +179,6 @@ class StudentProcess:
             module_name=f"loopgrader_submission_{uuid.uuid4().hex}",
             scratch_dir=str(self._scratch),
             probe_files=tuple(str(p) for p in self.probe_files),
-            memory_bytes=self.memory_bytes,
             sandbox=self.sandbox,
             import_seconds=self.timeout + CPU_SLACK_S,
         )
@@ -223,48 +230,42 @@ class StudentProcess:
         return StudentCrash(msg, hint="os._exit, a crash in native code, or running out of memory "
                                       "end the process; return a value instead")
 
-    def _failure(self, reply: dict[str, Any], name: str, what: str) -> GradingFailure:
-        kind = reply.get("kind")
-        if kind == "import":
-            return StudentImportError(self._import_message(reply.get("error") or {}))
-        if kind == "missing":
+    def _failure(self, reply: Reply, name: str, what: str) -> GradingFailure:
+        if reply.kind == "import" and reply.error is not None:
+            return StudentImportError(self._import_message(reply.error))
+        if reply.kind == "missing":
             return StudentError(f"{self.display_name} has no function or class named {name!r}",
                                 hint="keep the names and signatures the exercise gives")
-        if kind == "exception":
-            return self._exception_failure(reply, what)
-        if kind == "unsendable":
+        if reply.kind == "exception" and reply.error is not None:
+            return self._exception_failure(reply.error, what)
+        if reply.kind == "unsendable":
             return StudentError(f"{what} returned a value that cannot be checked: "
-                                f"{reply.get('message')}")
+                                f"{reply.message}")
         return GradingFailure(f"the grader's helper failed while running {what}: "
-                              f"{reply.get('message')}")
+                              f"{reply.message}")
 
-    def _exception_failure(self, reply: dict[str, Any], what: str) -> StudentError:
-        types = tuple(str(t) for t in reply.get("mro", ()))
-        exc_type, message = str(reply.get("type")), str(reply.get("message", ""))
-        if exc_type == "SystemExit":
-            return StudentError(f"{what} called sys.exit({reply.get('exit_code')})",
-                                type_names=types, hint="return a value instead of exiting")
-        where = self._student_frames(reply.get("frames", []))
-        text = f"{what} raised {exc_type}: {message}"
+    def _exception_failure(self, error: ErrorInfo, what: str) -> StudentError:
+        if error.type == "SystemExit":
+            return StudentError(f"{what} called sys.exit({error.exit_code})",
+                                type_names=error.mro, hint="return a value instead of exiting")
+        where = self._student_frames(error.frames)
+        text = f"{what} raised {error.type}: {error.message}"
         if where:
             text += "\n" + where
-        return StudentError(text, type_names=types)
+        return StudentError(text, type_names=error.mro)
 
-    def _student_frames(self, frames: list[dict[str, Any]]) -> str:
-        mine = [f for f in frames if isinstance(f, dict) and
-                Path(str(f.get("file", ""))).name == self.display_name]
-        return "\n".join(f"  {self.display_name}, line {f.get('line')}, in {f.get('function')}: "
-                         f"{f.get('code')}" for f in mine[-4:])
+    def _student_frames(self, frames: tuple[Frame, ...]) -> str:
+        mine = [f for f in frames if Path(f.file).name == self.display_name]
+        return "\n".join(f"  {self.display_name}, line {f.line}, in {f.function}: {f.code}"
+                         for f in mine[-4:])
 
-    def _import_message(self, error: dict[str, Any]) -> str:
-        if error.get("type") == "SandboxError":
-            return str(error.get("message"))
-        frames = [f for f in error.get("frames", []) if isinstance(f, dict)]
-        line = next((f.get("line") for f in reversed(frames)
-                     if Path(str(f.get("file", ""))).name == self.display_name), None)
+    def _import_message(self, error: ErrorInfo) -> str:
+        if error.type == "SandboxError":
+            return error.message
+        line = next((f.line for f in reversed(error.frames)
+                     if Path(f.file).name == self.display_name), None)
         where = f"{self.student_file}" + (f", line {line}" if line else "")
-        return (f"{where}: your file does not import: {error.get('type')}: "
-                f"{error.get('message')}")
+        return f"{where}: your file does not import: {error.type}: {error.message}"
 
 
 def _from_wire(value: Any) -> Any:

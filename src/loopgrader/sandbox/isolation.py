@@ -8,10 +8,11 @@ each promises and what was tested):
   Python's installation and import path read-only (minus the hidden paths: the course, the
   gradebook, the submissions), a minimal ``/dev``, a private ``/tmp`` holding its scratch folder,
   a ``/proc`` of its own namespace. As root it also runs under a user id of its own.
-- ``limits``: process limits (CPU time, memory, processes, file size, open files), a scrubbed
-  environment and truncated output. Files the user can read stay readable. Where the machine
-  allows (root, or user namespaces) the worker still gets its own PID namespace and, as root,
-  its own user id: nothing it starts outlives it and nothing of the grader's is writable.
+- ``limits``: process limits (CPU time, memory, processes, file size, open files: see
+  ``sandbox.limits``), a scrubbed environment and truncated output. Files the user can read
+  stay readable. Where the machine allows (root, or user namespaces) the worker still gets its
+  own PID namespace and, as root, its own user id: nothing it starts outlives it and nothing of
+  the grader's is writable.
 
 At both levels: a seccomp filter (``_seccomp``) with ``no_new_privs``, its own process group and
 a wall-clock timeout; without a PID namespace, sweeps that count a zombie leader whose other
@@ -28,14 +29,15 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from loopgrader.sandbox import jail as _jail
 from loopgrader.sandbox import namespaces as ns
 from loopgrader.sandbox import seccomp as _seccomp
+from loopgrader.sandbox.limits import Limits
 
 __all__ = [
     "ENV_PASSTHROUGH",
@@ -64,25 +66,6 @@ PRIVATE_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
 
 class SandboxError(RuntimeError):
     """The worker could not be isolated as asked; it must not run student code."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Resource limits of one worker (0: no limit). ``cpu_seconds`` is a lifetime cap."""
-
-    cpu_seconds: int = 0
-    memory_bytes: int = 0
-    processes: int = 64
-    file_bytes: int = 64 << 20
-    output_bytes: int = 1 << 20
-    open_files: int = 1024
-
-    def to_dict(self) -> dict[str, int]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, object]) -> Limits:
-        return cls(**{k: int(str(v)) for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
 @dataclass(frozen=True)

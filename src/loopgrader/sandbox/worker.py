@@ -17,7 +17,7 @@ import tokenize
 import traceback
 import types
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from loopgrader.sandbox.isolation import (
     set_call_cpu_budget,
     worker_environment,
 )
+from loopgrader.sandbox.messages import ErrorInfo, Frame, Reply, Request
 
 __all__ = ["WorkerSpec", "worker_main"]
 
@@ -50,7 +51,6 @@ class WorkerSpec:
     scratch_dir: str
     probe_files: tuple[str, ...] = ()
     threads: int = 1
-    memory_bytes: int = 0  # 0: no limit (kept for callers; sandbox.limits.memory_bytes wins)
     sandbox: SandboxSpec = field(default_factory=SandboxSpec)
     import_seconds: float = 0.0  # CPU time importing the student's file may use (0: no limit)
 
@@ -71,19 +71,18 @@ def worker_main(conn: Connection, spec: WorkerSpec) -> None:
             raw = conn.recv_bytes()
         except (EOFError, OSError):
             os._exit(0)
-        request = _wire.decode(raw)
-        if request.get("cpu"):
-            set_call_cpu_budget(float(request["cpu"]))
+        request = Request.from_wire(_wire.decode(raw))  # from the grader: trusted
+        if request.cpu_seconds:
+            set_call_cpu_budget(float(request.cpu_seconds))
         reply = _answer(request, loaded, probes)
-        violations = take_violations()  # guards undone during this call: plain sentences
-        if violations:
-            reply["integrity"] = violations
-        reply["id"] = request.get("id")
+        # guards undone during this call: plain sentences, sent whatever the outcome
+        reply = replace(reply, integrity=tuple(str(v) for v in take_violations()))
         try:
-            data = _wire.encode(reply)
+            data = _wire.encode(reply.to_wire())
         except Exception as exc:  # e.g. a value torch cannot save
-            data = _wire.encode({"id": request.get("id"), "ok": False, "kind": "unsendable",
-                                 "message": f"{type(exc).__name__}: {exc}"[:MAX_MESSAGE]})
+            data = _wire.encode(Reply(
+                request.id, False, "unsendable", integrity=reply.integrity,
+                message=f"{type(exc).__name__}: {exc}"[:MAX_MESSAGE]).to_wire())
         conn.send_bytes(data)
 
 
@@ -98,14 +97,13 @@ def _redirect_output(spec: WorkerSpec) -> None:
     sys.stderr = _CappedStream(2, limit)
 
 
-def _enter_sandbox(spec: WorkerSpec, conn_fd: int) -> dict[str, Any] | None:
+def _enter_sandbox(spec: WorkerSpec, conn_fd: int) -> ErrorInfo | None:
     """None when isolated as asked, else the error every request will get."""
     try:
         enter_sandbox(spec.sandbox, Path(spec.scratch_dir), keep_fds=(conn_fd,))
     except SandboxError as exc:
-        return {"type": "SandboxError", "mro": ["SandboxError"], "frames": [],
-                "message": f"the grader could not isolate your code, so it was not run: {exc}",
-                "exit_code": None}
+        return ErrorInfo("SandboxError", mro=("SandboxError",), message="the grader could not "
+                         f"isolate your code, so it was not run: {exc}")
     return None
 
 
@@ -120,7 +118,7 @@ def _isolate(spec: WorkerSpec) -> None:
     warnings.resetwarnings()
     warnings.simplefilter("default")
     torch.set_num_threads(max(1, spec.threads))
-    memory = spec.sandbox.limits.memory_bytes or spec.memory_bytes
+    memory = spec.sandbox.limits.memory_bytes
     if memory:
         import resource
 
@@ -160,7 +158,7 @@ class _CappedStream(io.TextIOBase):
 @dataclass
 class _Loaded:
     module: types.ModuleType | None
-    error: dict[str, Any] | None
+    error: ErrorInfo | None
 
 
 def _check_encoding(path: str) -> None:
@@ -199,29 +197,27 @@ def _load(path: str, name: str) -> _Loaded:
         sys.modules[name] = module
         spec.loader.exec_module(module)
     except BaseException as exc:  # the file may raise anything, SystemExit included
-        return _Loaded(None, _describe(exc, path))
+        return _Loaded(None, _describe(exc))
     return _Loaded(module, None)
 
 
-def _answer(request: dict[str, Any], student: _Loaded, probes: list[_Loaded]) -> dict[str, Any]:
-    op = request.get("op")
-    if op == "status":
-        return {"ok": student.error is None, "import_error": student.error}
+def _answer(request: Request, student: _Loaded, probes: list[_Loaded]) -> Reply:
+    if request.op == "status":
+        return Reply(request.id, student.error is None, error=student.error)
     if student.module is None:
-        return {"ok": False, "kind": "import", "error": student.error}
+        return Reply(request.id, False, "import", error=student.error)
     target = _target(request, student.module, probes)
-    if isinstance(target, dict):
+    if isinstance(target, Reply):
         return target
-    args = request.get("args", ())
-    kwargs = request.get("kwargs", {})
+    args = request.args
     _reset_global_state()
-    if request.get("op") == "probe":
+    if request.op == "probe":
         args = (student.module, *args)
     try:
-        value = target(*args, **kwargs)
-        return {"ok": True, "value": _wire.to_plain(value)}
+        value = target(*args, **request.kwargs)
+        return Reply(request.id, True, value=_wire.to_plain(value))
     except BaseException as exc:  # SystemExit and KeyboardInterrupt from student code too
-        return {"ok": False, "kind": "exception", **_describe(exc, None)}
+        return Reply(request.id, False, "exception", error=_describe(exc))
 
 
 def _reset_global_state() -> None:
@@ -230,38 +226,37 @@ def _reset_global_state() -> None:
     torch.set_default_dtype(torch.float32)
 
 
-def _target(request: dict[str, Any], module: types.ModuleType,
-            probes: list[_Loaded]) -> Any:
-    name = str(request.get("name", ""))
-    if request.get("op") == "call":
+def _target(request: Request, module: types.ModuleType, probes: list[_Loaded]) -> Any:
+    """The function to call, or the reply saying why there is none."""
+    name = request.name
+    if request.op == "call":
         found = getattr(module, name, None)
         if found is None or not callable(found):
-            return {"ok": False, "kind": "missing", "name": name}
+            return Reply(request.id, False, "missing")
         return found
     for probe in probes:
         if probe.module is not None and callable(getattr(probe.module, name, None)):
             return getattr(probe.module, name)
-    errors = [str(p.error) for p in probes if p.error is not None]
-    return {"ok": False, "kind": "probe",
-            "message": "; ".join(errors) or f"no probe named {name!r}"}
+    errors = [f"a probe file does not import: {p.error.type}: {p.error.message}"
+              for p in probes if p.error is not None]
+    return Reply(request.id, False, "probe",
+                 message="; ".join(errors) or f"no probe named {name!r}")
 
 
-def _describe(exc: BaseException, file: str | None) -> dict[str, Any]:
-    frames = traceback.extract_tb(exc.__traceback__)
+def _describe(exc: BaseException) -> ErrorInfo:
     if isinstance(exc, SyntaxError) and exc.filename:
-        where = [{"file": exc.filename, "line": exc.lineno or 0, "function": "<module>",
-                  "code": (exc.text or "").strip()}]
+        where = [Frame(exc.filename, exc.lineno or 0, "<module>", (exc.text or "").strip())]
     else:
-        where = [{"file": f.filename, "line": f.lineno or 0, "function": f.name,
-                  "code": (f.line or "").strip()} for f in frames]
-    return {
-        "type": type(exc).__name__,
-        "mro": [cls.__name__ for cls in type(exc).__mro__],
-        "message": _safe_str(exc)[:MAX_MESSAGE],
-        "frames": where[-12:],
-        "exit_code": exc.code if isinstance(exc, SystemExit) and isinstance(exc.code, int)
+        where = [Frame(f.filename, f.lineno or 0, f.name, (f.line or "").strip())
+                 for f in traceback.extract_tb(exc.__traceback__)]
+    return ErrorInfo(
+        type=type(exc).__name__,
+        mro=tuple(cls.__name__ for cls in type(exc).__mro__),
+        message=_safe_str(exc)[:MAX_MESSAGE],
+        frames=tuple(where[-12:]),
+        exit_code=exc.code if isinstance(exc, SystemExit) and isinstance(exc.code, int)
         else None,
-    }
+    )
 
 
 def _safe_str(exc: BaseException) -> str:
