@@ -16,7 +16,8 @@ from pathlib import Path
 from loopgrader.course.catalog import load_course
 from loopgrader.output.report import build_report
 from loopgrader.output.report_render import FORMATS, render_report
-from loopgrader.records.progress import Attempt, TestOutcome, load_progress, record_attempt
+from loopgrader.records.progress import Attempt, load_progress, record_attempt
+from loopgrader.records.result import LessonResult, TestResult
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -34,12 +35,12 @@ def main() -> None:
             score = float(rng.randint(0, 20))
             curves = {"t": {"loss": {"student": [rng.random() for _ in range(50)],
                                      "reference": [rng.random() for _ in range(50)]}}}
-            record_attempt(root, Attempt(
-                lesson=lesson.id, kind=rng.choice(["exercise", "quiz"]), score=score,
-                max_score=20.0, status="attempted",
-                started_at=(start + timedelta(minutes=i)).isoformat(),
-                tests=tuple(TestOutcome(f"t{k}", 1.0, 1.0, "passed") for k in range(12)),
-                timings={"train": rng.uniform(0.8, 2.0)}, curves=curves))
+            result = LessonResult(
+                lesson.id, "attempted", score, 20.0,
+                tuple(TestResult(f"t{k}", 1.0, 1.0, True) for k in range(12)),
+                timings={"train": rng.uniform(0.8, 2.0)}, curves=curves)
+            record_attempt(root, Attempt(rng.choice(["exercise", "quiz"]), result,
+                                         (start + timedelta(minutes=i)).isoformat()))
         for fmt in FORMATS:
             times = []
             for _ in range(5):

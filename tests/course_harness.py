@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loopgrader.course.catalog import Course, Lesson
-from loopgrader.grading.results import LessonResult
 from loopgrader.grading.runner import RunOptions, run_graders
+from loopgrader.records.result import LessonResult
 from loopgrader.sandbox.host import GraderHost
 from loopgrader.sandbox.limits import default_limits
 

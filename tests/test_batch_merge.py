@@ -22,9 +22,9 @@ from loopgrader.records.gradebook import (
     FILE_NAME,
     PairRecord,
     RunSource,
-    TestRecord,
     open_gradebook,
 )
+from loopgrader.records.result import LessonResult, TestResult
 
 STUDENTS = [f"s{i:02d}" for i in range(24)]
 
@@ -35,11 +35,12 @@ def course(tmp_path: Path) -> Course:
 
 
 def pair(student: str, score: float = 4.0) -> PairRecord:
-    tests = (TestRecord("adds", "t.py::test_add", min(score, 2.0), 2.0, score >= 2.0),
-             TestRecord("scales", "t.py::test_scale", max(score - 2.0, 0.0), 2.0, score >= 4.0,
-                        "hidden", None if score >= 4.0 else "wrong", "x"))
-    return PairRecord(student, "1.1", "graded", score, 6.0, score, 4.0, None, 2.0, 0.5, "",
-                      f"fp-{student}", "limits", "cpu", "2026-01-01T00:00:00+00:00", tests)
+    tests = (TestResult("adds", min(score, 2.0), 2.0, score >= 2.0, node_id="t.py::test_add"),
+             TestResult("scales", max(score - 2.0, 0.0), 2.0, score >= 4.0, "hidden", "x",
+                        category=None if score >= 4.0 else "wrong", node_id="t.py::test_scale"))
+    exercise = LessonResult("1.1", "attempted", score, 4.0, tests, "cpu", 0.5)
+    return PairRecord(student, "graded", exercise, None, 2.0, "", f"fp-{student}", "limits",
+                      "2026-01-01T00:00:00+00:00")
 
 
 def shard_book(folder: Path, course: Course, k: int, n: int, *, finish: bool = True,

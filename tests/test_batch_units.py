@@ -18,8 +18,8 @@ from loopgrader.batch.stage import discover, safe_name, stage
 from loopgrader.cli.progressbar import PlainLines, TerminalBar, make_listener
 from loopgrader.course.catalog import load_course
 from loopgrader.errors import UsageError
-from loopgrader.grading.results import LessonResult, TestResult
-from loopgrader.records.gradebook import PairRecord, TestRecord
+from loopgrader.records.gradebook import PairRecord
+from loopgrader.records.result import LessonResult, TestResult
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ def test_staging_copies_only_the_lessons_files(course: Path, tmp_path: Path) -> 
 
 
 def _result(*tests: tuple[bool, str | None], import_error: str | None = None) -> LessonResult:
-    return LessonResult("1.1", tuple(
+    return LessonResult.from_tests("1.1", tuple(
         TestResult(f"t{i}", 1.0 if ok else 0.0, 1.0, ok, category=None if ok else cat,
                    message=None if ok else f"{cat} at /stage/1.1/calc.py", node_id=f"n{i}")
         for i, (ok, cat) in enumerate(tests)), "cpu", 0.5, import_error=import_error)
@@ -116,11 +116,12 @@ def test_rows_without_grading_keep_the_maximum(course: Path) -> None:
 
 
 def _pair(student: str, passed: bool, message: str = "wrong") -> PairRecord:
-    tests = (TestRecord("adds", "n0", 2.0 if passed else 0.0, 2.0, passed, "visible",
-                        None if passed else "failed", None if passed else message, "use +"),
-             TestRecord("hidden", "n1", 0.0, 1.0, False, "hidden", "timeout", "slow", None))
-    return PairRecord(student, "1.1", "graded", 2.0 if passed else 0.0, 5.0, 2.0 if passed
-                      else 0.0, 3.0, None, 2.0, 1.0, "", "f", "limits", "cpu", "now", tests)
+    tests = (TestResult("adds", 2.0 if passed else 0.0, 2.0, passed, "visible",
+                        None if passed else message, "use +", None if passed else "failed",
+                        "n0"),
+             TestResult("hidden", 0.0, 1.0, False, "hidden", "slow", None, "timeout", "n1"))
+    exercise = LessonResult("1.1", "attempted", 2.0 if passed else 0.0, 3.0, tests, "cpu", 1.0)
+    return PairRecord(student, "graded", exercise, None, 2.0, "", "f", "limits", "now")
 
 
 def test_exports(course: Path, tmp_path: Path) -> None:

@@ -148,15 +148,18 @@ def test_validate_reports_missing_reference_and_stub_without_todo(course: Path) 
 
 
 def test_report_from_a_gradebook_shows_one_student(course: Path, tmp_path: Path) -> None:
-    from loopgrader.records.gradebook import PairRecord, TestRecord, open_gradebook
+    from loopgrader.records.gradebook import PairRecord, open_gradebook
+    from loopgrader.records.result import LessonResult, TestResult
 
     book_dir = tmp_path / "class"
-    tests = (TestRecord("adds", "t.py::test_add", 2.0, 2.0, True),
-             TestRecord("scales", "t.py::test_scale", 0.0, 2.0, False, message="off by 2"))
+    tests = (TestResult("adds", 2.0, 2.0, True, node_id="t.py::test_add"),
+             TestResult("scales", 0.0, 2.0, False, message="off by 2",
+                        node_id="t.py::test_scale"))
+    exercise = LessonResult("1.1", "attempted", 2.0, 4.0, tests, duration_s=0.5,
+                            timings={"fit": 1.1})
     with open_gradebook(book_dir) as book:
-        book.record([PairRecord("ann", "1.1", "graded", 2.0, 4.0, 2.0, 4.0, duration_s=0.5,
-                                graded_at="2026-11-01T10:00:00+00:00", tests=tests,
-                                timings={"fit": 1.1})])
+        book.record([PairRecord("ann", "graded", exercise,
+                                graded_at="2026-11-01T10:00:00+00:00")])
     code, out, _ = run("report", "--course", str(course), "--gradebook", str(book_dir),
                        "--student", "ann", "--format", "json")
     assert code == 0, out

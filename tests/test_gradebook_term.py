@@ -6,14 +6,15 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
-from loopgrader.records.gradebook import SCHEMA, PairRecord, TestRecord, open_gradebook
+from loopgrader.records.gradebook import SCHEMA, PairRecord, open_gradebook
 from loopgrader.records.regrades import compare_runs, latest_runs, regrades_csv
+from loopgrader.records.result import LessonResult, TestResult
 
 
 def _pair(student: str, score: float, passed: tuple[bool, bool]) -> PairRecord:
-    tests = (TestRecord("adds", "t::add", 2.0 * passed[0], 2.0, passed[0]),
-             TestRecord("twice", "t::twice", 1.0 * passed[1], 1.0, passed[1], "hidden"))
-    return PairRecord(student, "1.1", "graded", score, 3.0, score, 3.0, tests=tests)
+    tests = (TestResult("adds", 2.0 * passed[0], 2.0, passed[0], node_id="t::add"),
+             TestResult("twice", 1.0 * passed[1], 1.0, passed[1], "hidden", node_id="t::twice"))
+    return PairRecord(student, "graded", LessonResult("1.1", "attempted", score, 3.0, tests))
 
 
 def test_an_old_gradebook_gains_the_columns_and_keeps_its_rows(tmp_path: Path) -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from loopgrader.course.catalog import load_course
-from loopgrader.grading.results import LessonResult
 from loopgrader.grading.runner import grade_lessons
+from loopgrader.records.result import LessonResult
 from processes import sleepers, unique_sleep
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

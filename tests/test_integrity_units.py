@@ -12,7 +12,8 @@ from torch.autograd.variable import Variable
 
 from loopgrader.checks.integrity import find_rejections, rejected_source
 from loopgrader.probes import guards
-from loopgrader.records.gradebook import PairRecord, TestRecord, open_gradebook
+from loopgrader.records.gradebook import PairRecord, open_gradebook
+from loopgrader.records.result import LessonResult, TestResult
 
 HONEST = '''
 from __future__ import annotations
@@ -154,8 +155,8 @@ def test_forbid_flags_a_restored_function() -> None:
 
 
 def _pair(integrity: str = "") -> PairRecord:
-    test = TestRecord("t", "n0", 0.0, 1.0, False, "visible", "integrity", "undone", None)
-    return PairRecord("ann", "1.2", "graded", 0.0, 1.0, 0.0, 1.0, tests=(test,),
+    test = TestResult("t", 0.0, 1.0, False, "visible", "undone", None, "integrity", "n0")
+    return PairRecord("ann", "graded", LessonResult("1.2", "attempted", 0.0, 1.0, (test,)),
                       integrity=integrity)
 
 
@@ -200,7 +201,7 @@ def test_exports_show_the_flag(tmp_path: Path) -> None:
 
     course = load_course(Path(__file__).resolve().parents[1])
     flagged = _pair("while running gradients_by_hand(...): the engine was put back")
-    honest = PairRecord("bob", "1.2", "graded", 1.0, 1.0, 1.0, 1.0)
+    honest = PairRecord("bob", "graded", LessonResult("1.2", "passed", 1.0, 1.0))
     write_exports(course, [flagged, honest], tmp_path)
     wide = (tmp_path / "grades_wide.csv").read_text().splitlines()
     assert wide[0].endswith(",total,integrity")

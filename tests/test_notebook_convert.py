@@ -181,14 +181,15 @@ def test_github_annotations_name_the_notebook_and_the_cell(tmp_path: Path) -> No
     from loopgrader.course.catalog import Lesson
     from loopgrader.course.submission import LessonSource
     from loopgrader.grading.check import CheckReport, LessonCheck
-    from loopgrader.grading.results import LessonResult, TestResult
     from loopgrader.output.github import error_annotations
+    from loopgrader.records.result import LessonResult, TestResult
 
     lesson = Lesson("1.2", 1, "LR", "lr.py", 1.0, None, "ready", tmp_path)
     failing = TestResult("fit works", 0, 1, False,
                          message="fit raised ValueError\n  cell 5, line 2 in lr.ipynb, in fit: x")
     source = LessonSource(tmp_path / "subs/1.2/lr.ipynb", "", code_name="lr.py")
-    check = LessonCheck(lesson, LessonResult("1.2", (failing,), "cpu", 0.1), source=source)
+    result = LessonResult.from_tests("1.2", (failing,), "cpu", 0.1)
+    check = LessonCheck(lesson, result, source=source)
     lines = error_annotations(CheckReport("1.2", (check,), (), "cpu", 0.1), tmp_path / "subs",
                               tmp_path)
     assert lines == ["::error file=subs/1.2/lr.ipynb,title=1.2%3A fit works (cell 5%2C line 2)"

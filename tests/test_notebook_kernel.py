@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from loopgrader.course.catalog import Lesson
 from loopgrader.grading.check import CheckReport, LessonCheck
-from loopgrader.grading.results import LessonResult, TestResult
 from loopgrader.output.html_check import check_html
+from loopgrader.records.result import LessonResult, TestResult
 from notebook_harness import BUGGY_12, course_copy, notebook_from_code, write_notebook
 
 NB = "linear_regression.ipynb"
@@ -29,8 +29,8 @@ def test_the_inline_table_escapes_what_comes_from_the_submission(tmp_path: Path)
     tests = (TestResult("predict works", 1, 1, True),
              TestResult("fit <i>converges</i>", 0, 1, False,
                         message="fit raised <script>alert(1)</script>", hint="a & b"))
-    report = CheckReport("1.2", (LessonCheck(lesson, LessonResult("1.2", tests, "cpu", 0.1)),),
-                         (), "cpu", 0.5)
+    result = LessonResult.from_tests("1.2", tests, "cpu", 0.1)
+    report = CheckReport("1.2", (LessonCheck(lesson, result),), (), "cpu", 0.5)
     html = check_html(report)
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "fit &lt;i&gt;converges&lt;/i&gt;" in html and "a &amp; b" in html

@@ -7,19 +7,19 @@ from pathlib import Path
 
 from loopgrader.records.progress import (
     Attempt,
-    TestOutcome,
     load_progress,
     progress_dir,
     record_attempt,
     summarise,
 )
+from loopgrader.records.result import LessonResult, TestResult
 
 
 def attempt(score: float, lesson: str = "1.2", started: str = "2026-01-01T00:00:00+00:00",
             status: str = "attempted") -> Attempt:
-    return Attempt(lesson=lesson, kind="exercise", score=score, max_score=20.0, status=status,
-                   started_at=started, tests=(TestOutcome("t", score, 20.0, "failed"),),
-                   timings={"train": 1.3})
+    return Attempt("exercise", LessonResult(lesson, status, score, 20.0,
+                                            tests=(TestResult("t", score, 20.0, False),),
+                                            timings={"train": 1.3}), started_at=started)
 
 
 def test_round_trip_keeps_every_field(tmp_path: Path) -> None:

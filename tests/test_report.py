@@ -18,7 +18,8 @@ from loopgrader.cli.main import cli
 from loopgrader.course.catalog import load_course
 from loopgrader.output.report import build_report
 from loopgrader.output.report_render import render_report
-from loopgrader.records.progress import Attempt, Progress, TestOutcome, progress_dir, record_attempt
+from loopgrader.records.progress import Attempt, Progress, progress_dir, record_attempt
+from loopgrader.records.result import LessonResult, TestResult
 
 REPO = Path(__file__).resolve().parents[1]
 COURSE = load_course(REPO)
@@ -27,10 +28,10 @@ START = datetime(2026, 3, 1, tzinfo=timezone.utc)
 
 def attempt(lesson: str, score: float, max_score: float = 20.0, kind: str = "exercise",
             minutes: int = 0, **extra: object) -> Attempt:
-    return Attempt(lesson=lesson, kind=kind, score=score, max_score=max_score,
-                   status="passed" if score == max_score else "attempted",
-                   started_at=(START + timedelta(minutes=minutes)).isoformat(),
-                   tests=(TestOutcome("t", score, max_score, "passed"),), **extra)  # type: ignore[arg-type]
+    result = LessonResult(lesson, "passed" if score == max_score else "attempted", score,
+                          max_score, (TestResult("t", score, max_score, True),),
+                          **extra)  # type: ignore[arg-type]
+    return Attempt(kind, result, (START + timedelta(minutes=minutes)).isoformat())
 
 
 def sample() -> Progress:
@@ -165,24 +166,24 @@ def rich() -> Progress:
     timings over two attempts and no quiz yet, 1.3 with a failing test and a quiz half right."""
     curves = {"fits": {"loss": {"student": [0.5 * 0.97 ** i + 0.00699 for i in range(200)],
                                 "reference": [0.5 * 0.95 ** i + 0.00699 for i in range(200)]}}}
-    failing = TestOutcome("loss decreases", 0.0, 4.0, "failed",
-                          message="losses[5] > losses[4]: the loss went up",
-                          hint="a smaller learning rate")
-    quiz = (TestOutcome("q1", 1.0, 1.0, "passed", prompt="What does zero_grad() do?",
-                        given="B", expected="B", explanation="It clears every .grad."),
-            TestOutcome("q2", 0.0, 1.0, "failed", prompt="Which batch size is plain SGD?",
-                        given="A", expected="C", explanation="One sample per step."),
-            TestOutcome("q3", 0.0, 1.0, "failed", prompt="What is an epoch?"))
+    failing = TestResult("loss decreases", 0.0, 4.0, False,
+                         message="losses[5] > losses[4]: the loss went up",
+                         hint="a smaller learning rate")
+    quiz = (TestResult("q1", 1.0, 1.0, True, prompt="What does zero_grad() do?",
+                       given="B", expected="B", explanation="It clears every .grad."),
+            TestResult("q2", 0.0, 1.0, False, prompt="Which batch size is plain SGD?",
+                       given="A", expected="C", explanation="One sample per step."),
+            TestResult("q3", 0.0, 1.0, False, prompt="What is an epoch?"))
     return Progress((
-        Attempt("1.1", "exercise", 0.0, 19.0, "not started", started_at=START.isoformat(),
-                tests=(TestOutcome("t", 0.0, 19.0, "failed", message="not implemented"),)),
+        Attempt("exercise", LessonResult("1.1", "not started", 0.0, 19.0, (
+            TestResult("t", 0.0, 19.0, False, message="not implemented"),)), START.isoformat()),
         attempt("1.2", 12.0, 21.0, minutes=1, timings={"train": 1.84}),
         attempt("1.2", 21.0, 21.0, minutes=2, timings={"train": 1.31}, curves=curves),
-        Attempt("1.3", "exercise", 38.0, 42.0, "attempted",
-                started_at=(START + timedelta(minutes=3)).isoformat(),
-                tests=(TestOutcome("returns floats", 38.0, 38.0, "passed"), failing)),
-        Attempt("1.3", "quiz", 1.0, 3.0, "attempted",
-                started_at=(START + timedelta(minutes=4)).isoformat(), tests=quiz),
+        Attempt("exercise", LessonResult("1.3", "attempted", 38.0, 42.0, (
+            TestResult("returns floats", 38.0, 38.0, True), failing)),
+            (START + timedelta(minutes=3)).isoformat()),
+        Attempt("quiz", LessonResult("1.3", "attempted", 1.0, 3.0, quiz),
+                (START + timedelta(minutes=4)).isoformat()),
     ))
 
 

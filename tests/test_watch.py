@@ -18,7 +18,6 @@ from loopgrader.cli.main import cli
 from loopgrader.course.catalog import load_course
 from loopgrader.grading.check import CheckReport, LessonCheck
 from loopgrader.grading.filewatch import choose_mode
-from loopgrader.grading.results import LessonResult, TestResult
 from loopgrader.grading.watch import (
     Change,
     Update,
@@ -27,6 +26,7 @@ from loopgrader.grading.watch import (
     syntax_problem,
 )
 from loopgrader.output.watch import update_text
+from loopgrader.records.result import LessonResult, TestResult
 from processes import sleepers, unique_sleep, wait_gone
 from watch_harness import (
     FIXTURES,
@@ -263,7 +263,7 @@ def _result(passed: dict[str, bool], lesson: str = "1.1") -> LessonResult:
     tests = tuple(TestResult(name, 1.0 if ok else 0.0, 1.0, ok,
                              message=None if ok else f"{name} is wrong") for name, ok in
                   passed.items())
-    return LessonResult(lesson, tests, "cpu", 0.1)
+    return LessonResult.from_tests(lesson, tests, "cpu", 0.1)
 
 
 def _report(course: Path, passed: dict[str, bool]) -> CheckReport:

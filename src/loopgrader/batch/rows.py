@@ -18,13 +18,13 @@ from pathlib import Path
 
 from loopgrader.course.catalog import Lesson
 from loopgrader.errors import LoopgraderError
-from loopgrader.grading.results import LessonResult
 from loopgrader.quiz.loader import load_quiz
 from loopgrader.quiz.model import Quiz
 from loopgrader.quiz.scoring import score_quiz
 from loopgrader.quiz.session import load_answers
-from loopgrader.records.gradebook import PairRecord, TestRecord
-from loopgrader.status import Category, PairStatus
+from loopgrader.records.pair import PairRecord, exercise_status
+from loopgrader.records.result import LessonResult, TestResult
+from loopgrader.status import Category, LessonStatus, PairStatus
 
 __all__ = ["QuizScore", "pair_from_result", "pair_without_grading", "score_answers", "statuses"]
 
@@ -77,27 +77,25 @@ def pair_without_grading(student: str, lesson: Lesson, status: str, quiz: QuizSc
     if lesson.file is None and quiz.score is not None:  # a quiz-only lesson, answered
         status = PairStatus.GRADED
     return PairRecord(
-        student=student, lesson=lesson.id, status=status,
-        score=quiz.score or 0.0, max_score=exercise_max + quiz.max_score,
-        exercise_score=0.0, exercise_max=exercise_max, quiz_score=quiz.score,
-        quiz_max=quiz.max_score, message=_join(message, quiz.problem), fingerprint=fingerprint)
+        student=student, status=status,
+        exercise=LessonResult(lesson.id, exercise_status(status, 0.0, exercise_max), 0.0,
+                              exercise_max),
+        quiz_score=quiz.score, quiz_max=quiz.max_score, message=_join(message, quiz.problem),
+        fingerprint=fingerprint)
 
 
 def pair_from_result(student: str, result: LessonResult, quiz: QuizScore, *, fingerprint: str,
                      isolation: str, strip: str = "") -> PairRecord:
     """The row of a graded lesson; ``strip`` (a staging folder) is removed from messages."""
-    tests = tuple(TestRecord(t.name, t.node_id, t.score, t.max_score, t.passed, t.visibility,
-                             t.category, _clean(t.message, strip), t.hint)
-                  for t in result.tests)
+    tests = tuple(replace(t, message=_clean(t.message, strip)) for t in result.tests)
     status, message = _status(result, tests)
     return PairRecord(
-        student=student, lesson=result.lesson, status=status,
-        score=result.score + (quiz.score or 0.0), max_score=result.max_score + quiz.max_score,
-        exercise_score=result.score, exercise_max=result.max_score, quiz_score=quiz.score,
-        quiz_max=quiz.max_score, duration_s=round(result.duration_s, 3),
+        student=student, status=status,
+        exercise=replace(result, status=exercise_status(status, result.score, result.max_score),
+                         tests=tests, duration_s=round(result.duration_s, 3)),
+        quiz_score=quiz.score, quiz_max=quiz.max_score,
         message=_join(_clean(message, strip) or "", quiz.problem), fingerprint=fingerprint,
-        isolation=isolation, device=result.device, tests=tests, timings=result.timings,
-        curves=result.curves, integrity=_clean(_integrity(result.integrity), strip) or "")
+        isolation=isolation, integrity=_clean(_integrity(result.integrity), strip) or "")
 
 
 def _integrity(reasons: tuple[str, ...]) -> str:
@@ -108,7 +106,7 @@ def _integrity(reasons: tuple[str, ...]) -> str:
     return "\n".join(reasons[:3]) + more
 
 
-def _status(result: LessonResult, tests: tuple[TestRecord, ...]) -> tuple[str, str]:
+def _status(result: LessonResult, tests: tuple[TestResult, ...]) -> tuple[str, str]:
     failed = [t for t in tests if not t.passed]
     for category, status in ((Category.TIMEOUT, PairStatus.TIMED_OUT),
                              (Category.CRASH, PairStatus.CRASHED)):
@@ -120,17 +118,11 @@ def _status(result: LessonResult, tests: tuple[TestRecord, ...]) -> tuple[str, s
     broken = next((t for t in failed if t.category == Category.GRADER_ERROR), None)
     if broken is not None:
         return PairStatus.ERROR, broken.message or "a grader failed"
-    not_started = all(t.category == Category.NOT_STARTED for t in failed)
-    if failed and not_started and len(failed) == len(tests):
+    if tests and result.status == LessonStatus.NOT_STARTED:  # every test failed on the stub
         return PairStatus.NOT_STARTED, "the file is still the stub: nothing is implemented yet"
     if not tests:
         return PairStatus.ERROR, "no grader test ran for this lesson"
     return PairStatus.GRADED, f"{len(failed)} of {len(tests)} tests failed" if failed else ""
-
-
-def failed_run(pairs: Iterable[PairRecord], status: str, message: str) -> list[PairRecord]:
-    """Rows for lessons whose whole grader run failed: nothing passed."""
-    return [replace(p, status=status, message=_join(message, p.message)) for p in pairs]
 
 
 def _clean(text: str | None, strip: str) -> str | None:

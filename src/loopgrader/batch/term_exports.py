@@ -23,7 +23,8 @@ from loopgrader.course.calendar import Calendar, load_calendar
 from loopgrader.course.catalog import Course
 from loopgrader.output.canvas import canvas_column, canvas_csv
 from loopgrader.output.moodle import moodle_csv
-from loopgrader.records.gradebook import PairRecord, TestRecord, open_gradebook
+from loopgrader.records.gradebook import PairRecord, open_gradebook
+from loopgrader.records.result import TestResult
 
 __all__ = ["ExportTerm", "LessonView", "export_term", "gradescope_visibility", "lesson_view",
            "lms_files", "results_visibility", "student_view"]
@@ -62,7 +63,7 @@ class ExportTerm:
 class LessonView:
     """One lesson as a student may see it now."""
 
-    tests: tuple[TestRecord, ...]
+    tests: tuple[TestResult, ...]
     score: float | None  # None: withheld until the release
     lines: tuple[str, ...]  # lateness and release notes, written for the student
 
@@ -150,9 +151,10 @@ def student_view(course: Course, gradebook_dir: Path,
             quiz = max(0.0, quiz - max(0.0, pair.penalty - pair.exercise_score))
         if shown.score is None:
             exercise = sum(t.score for t in shown.tests)
-            return replace(pair, tests=shown.tests, exercise_score=exercise,
-                           exercise_max=sum(t.max_score for t in shown.tests), quiz_score=quiz)
-        return replace(pair, exercise_score=exercise, quiz_score=quiz)
+            return replace(pair, exercise=replace(
+                pair.exercise, tests=shown.tests, score=exercise,
+                max_score=sum(t.max_score for t in shown.tests)), quiz_score=quiz)
+        return replace(pair, exercise=replace(pair.exercise, score=exercise), quiz_score=quiz)
 
     return view
 

@@ -13,17 +13,17 @@ from loopgrader.course.catalog import Course, Lesson, select_many
 from loopgrader.course.stubs import stub_fingerprints
 from loopgrader.course.submission import LessonSource, is_started
 from loopgrader.errors import LoopgraderError
-from loopgrader.grading.results import LessonResult
 from loopgrader.grading.runner import grade_lessons
 from loopgrader.quiz.loader import load_quiz
 from loopgrader.quiz.scoring import QuizResult, score_quiz
 from loopgrader.quiz.session import answers_path, load_answers
-from loopgrader.records.progress import Attempt, TestOutcome, record_attempt
+from loopgrader.records.progress import Attempt, record_attempt
+from loopgrader.records.result import LessonResult
 from loopgrader.sandbox.host import GraderHost
 from loopgrader.status import LessonStatus
 
-__all__ = ["CheckReport", "LessonCheck", "QuizCheck", "attempt_from_result", "check_lessons",
-           "lesson_check", "run_check"]
+__all__ = ["CheckReport", "LessonCheck", "QuizCheck", "check_lessons", "lesson_check",
+           "run_check"]
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,7 @@ def check_lessons(course: Course, lessons: Sequence[Lesson], submission_root: Pa
     if record:
         for check in checks:
             if check.exercise is not None:
-                record_attempt(course.root, attempt_from_result(check.exercise))
+                record_attempt(course.root, Attempt("exercise", check.exercise))
     return checks, device_used, level
 
 
@@ -191,14 +191,3 @@ def _quiz_check(lesson: Lesson, exercise: LessonResult | None,
                            quiz.max_score)
     return LessonCheck(lesson, exercise, QuizCheck(result, path), quiz.max_score)
 
-
-def attempt_from_result(result: LessonResult) -> Attempt:
-    """The progress record of one graded lesson."""
-    return Attempt(
-        lesson=result.lesson, kind="exercise", score=result.score, max_score=result.max_score,
-        status=result.status, duration_s=result.duration_s, device=result.device,
-        tests=tuple(TestOutcome(t.name, t.score, t.max_score, t.status, message=t.message,
-                                hint=t.hint) for t in result.tests),
-        timings=result.timings,
-        curves=result.curves,
-    )

@@ -25,7 +25,8 @@ from loopgrader.course.stubs import stub_fingerprints
 from loopgrader.course.submission import LessonSource, lesson_source
 from loopgrader.errors import CourseError, LoopgraderError
 from loopgrader.grading.plan import LessonPlan, RunPlan
-from loopgrader.grading.results import LessonResult, parse_report
+from loopgrader.grading.results import parse_report
+from loopgrader.records.result import LessonResult
 from loopgrader.sandbox.host import GraderHost
 from loopgrader.sandbox.isolation import detect_isolation, hidden_paths
 from loopgrader.sandbox.limits import Limits, default_limits

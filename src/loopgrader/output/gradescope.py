@@ -8,30 +8,12 @@ and hint become a test's ``output``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any
 
+from loopgrader.records.result import TestResult
 from loopgrader.status import TestStatus
 
-__all__ = ["GradedTest", "entry", "results", "test_entry", "test_output"]
-
-
-class GradedTest(Protocol):
-    """What a test result offers to be shown on Gradescope (grading's and the gradebook's)."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def score(self) -> float: ...
-    @property
-    def max_score(self) -> float: ...
-    @property
-    def passed(self) -> bool: ...
-    @property
-    def message(self) -> str | None: ...
-    @property
-    def hint(self) -> str | None: ...
-    @property
-    def visibility(self) -> str: ...
+__all__ = ["entry", "results", "test_entry", "test_output"]
 
 
 def test_output(message: str | None, hint: str | None) -> str:
@@ -47,7 +29,7 @@ def entry(name: str, score: float, max_score: float, *, passed: bool, output: st
             "output": output, "visibility": visibility}
 
 
-def test_entry(test: GradedTest, prefix: str = "") -> dict[str, Any]:
+def test_entry(test: TestResult, prefix: str = "") -> dict[str, Any]:
     """A grader test as an element of ``tests``."""
     return entry(prefix + test.name, test.score, test.max_score, passed=test.passed,
                  output=test_output(test.message, test.hint), visibility=test.visibility)

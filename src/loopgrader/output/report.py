@@ -7,19 +7,15 @@ The JSON form (:meth:`Report.to_json`) is the stable, documented shape (docs/rep
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import cached_property
 from itertools import pairwise
 from typing import Any
 
 from loopgrader.course.catalog import Course, Lesson
-from loopgrader.records.progress import (
-    Attempt,
-    LessonProgress,
-    Progress,
-    TestOutcome,
-    summarise,
-)
+from loopgrader.records.progress import Attempt, LessonProgress, Progress, summarise
+from loopgrader.records.result import TestResult
 from loopgrader.status import LessonStatus
 
 __all__ = ["LessonRow", "ModuleRow", "Report", "ScorePoint", "build_report"]
@@ -29,11 +25,21 @@ REPORT_SCHEMA = 1
 
 @dataclass(frozen=True)
 class ScorePoint:
-    """One attempt in a lesson's history."""
+    """One attempt in a lesson's history (a view of it)."""
 
-    at: str
-    score: float
-    max_score: float
+    attempt: Attempt
+
+    @property
+    def at(self) -> str:
+        return self.attempt.started_at
+
+    @property
+    def score(self) -> float:
+        return self.attempt.score
+
+    @property
+    def max_score(self) -> float:
+        return self.attempt.max_score
 
     @property
     def fraction(self) -> float:
@@ -42,29 +48,130 @@ class ScorePoint:
 
 @dataclass(frozen=True)
 class LessonRow:
-    """One lesson: exercise and quiz standing, history, timings and loss curves."""
+    """One lesson: exercise and quiz standing, history, timings and loss curves; a view over
+    the lesson and its attempts (each holding its graded record), nothing copied."""
 
-    id: str
-    title: str
-    built: bool
-    has_exercise: bool
-    has_quiz: bool
-    status: str
-    exercise_best: ScorePoint | None
-    exercise_latest: ScorePoint | None
-    exercise_attempts: int
-    quiz_best: ScorePoint | None
-    quiz_attempts: int
-    last_attempt: str | None
-    history: tuple[ScorePoint, ...]
-    timings: dict[str, float]
-    curves: dict[str, Any]  # curve name -> {series name: [values]}
-    exercise_status: str = "not started"  # not started | attempted | passed ("—" if none)
-    quiz_status: str = "not started"
-    latest_tests: tuple[TestOutcome, ...] = ()  # the latest exercise attempt's tests
-    quiz_questions: tuple[TestOutcome, ...] = ()  # the latest quiz attempt's questions
-    timing_history: dict[str, tuple[float, ...]] = field(default_factory=dict)
-    next_step: str | None = None
+    lesson: Lesson
+    attempts: tuple[Attempt, ...] = ()  # this lesson's attempts, oldest first
+    following: Lesson | None = None  # the next built lesson, for the next step
+
+    @property
+    def id(self) -> str:
+        return self.lesson.id
+
+    @property
+    def title(self) -> str:
+        return self.lesson.title
+
+    @property
+    def built(self) -> bool:
+        return self.lesson.ready
+
+    @property
+    def has_exercise(self) -> bool:
+        return self.lesson.file is not None
+
+    @property
+    def has_quiz(self) -> bool:
+        return self.lesson.quiz is not None
+
+    @cached_property
+    def exercise(self) -> LessonProgress:
+        return summarise(self.attempts, self.lesson.id, "exercise")
+
+    @cached_property
+    def quiz(self) -> LessonProgress:
+        return summarise(self.attempts, self.lesson.id, "quiz")
+
+    @property
+    def exercise_best(self) -> ScorePoint | None:
+        return _point(self.exercise.best)
+
+    @property
+    def exercise_latest(self) -> ScorePoint | None:
+        return _point(self.exercise.latest)
+
+    @property
+    def exercise_attempts(self) -> int:
+        return self.exercise.attempts
+
+    @property
+    def quiz_best(self) -> ScorePoint | None:
+        return _point(self.quiz.best)
+
+    @property
+    def quiz_attempts(self) -> int:
+        return self.quiz.attempts
+
+    @property
+    def last_attempt(self) -> str | None:
+        return self.attempts[-1].started_at if self.attempts else None
+
+    @cached_property
+    def _exercises(self) -> list[Attempt]:
+        return [a for a in self.attempts if a.kind == "exercise"]
+
+    @cached_property
+    def history(self) -> tuple[ScorePoint, ...]:
+        return tuple(ScorePoint(a) for a in self._exercises)
+
+    @cached_property
+    def timings(self) -> dict[str, float]:
+        """The latest exercise attempt's timing ratios (of the latest that measured any)."""
+        return dict(next((a.timings for a in reversed(self._exercises) if a.timings), {}))
+
+    @cached_property
+    def curves(self) -> dict[str, Any]:
+        """curve name -> {series name: [values]}, of the latest attempt that recorded any."""
+        curves = next((a.curves for a in reversed(self._exercises) if a.curves), {})
+        return {name: curve for per_test in curves.values() for name, curve in
+                (per_test.items() if isinstance(per_test, dict) else ())}
+
+    @cached_property
+    def timing_history(self) -> dict[str, tuple[float, ...]]:
+        found: dict[str, list[float]] = {}
+        for attempt in self._exercises:
+            for key, ratio in attempt.timings.items():
+                found.setdefault(key, []).append(float(ratio))
+        return {key: tuple(values) for key, values in found.items()}
+
+    @cached_property
+    def exercise_status(self) -> str:
+        """not started | attempted | passed ("—" if the lesson has no exercise)."""
+        return _part_status(self.exercise) if self.lesson.file else "—"
+
+    @cached_property
+    def quiz_status(self) -> str:
+        return _part_status(self.quiz) if self.lesson.quiz else "—"
+
+    @cached_property
+    def status(self) -> str:
+        needed = [s for s in (self.exercise_status if self.lesson.file else None,
+                              self.quiz_status if self.lesson.quiz else None) if s is not None]
+        if not self.lesson.ready:
+            return "not built yet"
+        if all(s == LessonStatus.NOT_STARTED for s in needed):
+            return LessonStatus.NOT_STARTED
+        if all(s == LessonStatus.PASSED for s in needed):
+            return LessonStatus.PASSED
+        return LessonStatus.ATTEMPTED
+
+    @cached_property
+    def latest_tests(self) -> tuple[TestResult, ...]:
+        """The latest exercise attempt's tests."""
+        return self.exercise.latest.tests if self.exercise.latest is not None else ()
+
+    @cached_property
+    def quiz_questions(self) -> tuple[TestResult, ...]:
+        """The latest quiz attempt's questions."""
+        return self.quiz.latest.tests if self.quiz.latest is not None else ()
+
+    @cached_property
+    def next_step(self) -> str | None:
+        if not self.lesson.ready:
+            return None
+        return _next_step(self.lesson, self.exercise_status, self.quiz_status,
+                          self.latest_tests, self.following)
 
     @property
     def passed(self) -> bool:
@@ -188,13 +295,13 @@ def _lesson_json(lesson: LessonRow) -> dict[str, Any]:
     }
 
 
-def _outcome_json(outcome: TestOutcome) -> dict[str, Any]:
-    return {k: v for k, v in asdict(outcome).items() if v is not None}
+def _outcome_json(outcome: TestResult) -> dict[str, Any]:
+    """A test as its attempt file keeps it, without the fields it leaves empty."""
+    return {k: v for k, v in outcome.to_json().items() if v is not None}
 
 
 def _point(attempt: Attempt | None) -> ScorePoint | None:
-    return None if attempt is None else ScorePoint(attempt.started_at, attempt.score,
-                                                   attempt.max_score)
+    return None if attempt is None else ScorePoint(attempt)
 
 
 def _part_status(summary: LessonProgress) -> str:
@@ -202,7 +309,7 @@ def _part_status(summary: LessonProgress) -> str:
     return str(summary.status)
 
 
-def _next_step(lesson: Lesson, exercise: str, quiz: str, tests: Sequence[TestOutcome],
+def _next_step(lesson: Lesson, exercise: str, quiz: str, tests: Sequence[TestResult],
                following: Lesson | None) -> str:
     if lesson.file and exercise != "passed":
         failing = next((t for t in tests if t.status != "passed"), None)
@@ -218,49 +325,6 @@ def _next_step(lesson: Lesson, exercise: str, quiz: str, tests: Sequence[TestOut
     return f"{lesson.id} is done: that was the last lesson"
 
 
-def _lesson_row(lesson: Lesson, attempts: Sequence[Attempt],
-                following: Lesson | None = None) -> LessonRow:
-    exercise = summarise(attempts, lesson.id, "exercise")
-    quiz = summarise(attempts, lesson.id, "quiz")
-    mine = [a for a in attempts if a.lesson == lesson.id]
-    latest_with = [a for a in mine if a.kind == "exercise"]
-    timings = next((a.timings for a in reversed(latest_with) if a.timings), {})
-    curves = next((a.curves for a in reversed(latest_with) if a.curves), {})
-    flat_curves = {name: curve for per_test in curves.values() for name, curve in
-                   (per_test.items() if isinstance(per_test, dict) else ())}
-    timing_history: dict[str, list[float]] = {}
-    for attempt in latest_with:
-        for key, ratio in attempt.timings.items():
-            timing_history.setdefault(key, []).append(float(ratio))
-    exercise_status = _part_status(exercise) if lesson.file else "—"
-    quiz_status = _part_status(quiz) if lesson.quiz else "—"
-    needed = [s for s in (exercise_status if lesson.file else None,
-                          quiz_status if lesson.quiz else None) if s is not None]
-    if not lesson.ready:
-        status = "not built yet"
-    elif all(s == LessonStatus.NOT_STARTED for s in needed):
-        status = LessonStatus.NOT_STARTED
-    elif all(s == LessonStatus.PASSED for s in needed):
-        status = LessonStatus.PASSED
-    else:
-        status = LessonStatus.ATTEMPTED
-    latest_tests = exercise.latest.tests if exercise.latest is not None else ()
-    quiz_questions = quiz.latest.tests if quiz.latest is not None else ()
-    return LessonRow(
-        id=lesson.id, title=lesson.title, built=lesson.ready, has_exercise=lesson.file is not None,
-        has_quiz=lesson.quiz is not None, status=status,
-        exercise_best=_point(exercise.best), exercise_latest=_point(exercise.latest),
-        exercise_attempts=exercise.attempts, quiz_best=_point(quiz.best),
-        quiz_attempts=quiz.attempts, last_attempt=mine[-1].started_at if mine else None,
-        history=tuple(ScorePoint(a.started_at, a.score, a.max_score) for a in latest_with),
-        timings=dict(timings), curves=flat_curves, exercise_status=exercise_status,
-        quiz_status=quiz_status, latest_tests=tuple(latest_tests),
-        quiz_questions=tuple(quiz_questions),
-        timing_history={k: tuple(v) for k, v in timing_history.items()},
-        next_step=_next_step(lesson, exercise_status, quiz_status, latest_tests, following)
-        if lesson.ready else None)
-
-
 def build_report(course: Course, progress: Progress, *, student: str | None = None,
                  now: datetime | None = None) -> Report:
     """The report for ``progress`` over every lesson of ``course``."""
@@ -268,8 +332,10 @@ def build_report(course: Course, progress: Progress, *, student: str | None = No
     built = [lesson for lesson in course.lessons if lesson.ready]
     following = {a.id: b for a, b in pairwise(built)}
     modules = tuple(
-        ModuleRow(number, title, tuple(_lesson_row(lesson, attempts, following.get(lesson.id))
-                                       for lesson in course.lessons if lesson.module == number))
+        ModuleRow(number, title, tuple(
+            LessonRow(lesson, tuple(a for a in attempts if a.lesson == lesson.id),
+                      following.get(lesson.id))
+            for lesson in course.lessons if lesson.module == number))
         for number, title in sorted(course.modules.items()))
     stamp = (now or datetime.now(timezone.utc)).isoformat(timespec="seconds")
     return Report(course.title, student, stamp, modules, progress.problems, len(attempts))

@@ -11,7 +11,7 @@ from markupsafe import Markup, escape
 
 from loopgrader.output.charts import LineChart, line_chart, sparkline
 from loopgrader.output.report import LessonRow, Report, ScorePoint
-from loopgrader.records.progress import TestOutcome
+from loopgrader.records.result import TestResult
 
 __all__ = ["FORMATS", "render_report"]
 
@@ -47,7 +47,7 @@ def _trend(ratios: Sequence[float]) -> str:
     return " → ".join(f"{r:.2f}×" for r in ratios[-6:])
 
 
-def _points(outcome: TestOutcome) -> str:
+def _points(outcome: TestResult) -> str:
     return f"{outcome.score:g}/{outcome.max_score:g}"
 
 

@@ -8,10 +8,10 @@ from typing import Any
 from loopgrader import __version__
 from loopgrader.course.catalog import Course
 from loopgrader.grading.check import CheckReport, LessonCheck
-from loopgrader.grading.results import TestResult
 from loopgrader.output import gradescope
 from loopgrader.output.points import points as _pts
 from loopgrader.records.progress import Progress, summarise
+from loopgrader.records.result import TestResult
 from loopgrader.status import Category, LessonStatus
 
 __all__ = ["check_json", "check_text", "lessons_text"]

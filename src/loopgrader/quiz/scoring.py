@@ -24,8 +24,9 @@ from loopgrader.quiz.format import (
     normalize_text,
 )
 from loopgrader.quiz.model import Question, Quiz
-from loopgrader.records.progress import Attempt, TestOutcome
-from loopgrader.status import LessonStatus, TestStatus
+from loopgrader.records.progress import Attempt
+from loopgrader.records.result import LessonResult, TestResult
+from loopgrader.status import LessonStatus
 
 __all__ = [
     "AnswerError",
@@ -259,19 +260,10 @@ def quiz_result_to_attempt(lesson_id: str, result: QuizResult, duration_s: float
     else:
         status = LessonStatus.ATTEMPTED
     tests = tuple(
-        TestOutcome(q.id, q.score, q.max_score,
-                    TestStatus.PASSED if q.correct else TestStatus.FAILED,
-                    prompt=q.prompt, given=q.given,
-                    expected=q.expected if q.correct is not None else None,
-                    explanation=q.explanation if q.correct is not None else None)
+        TestResult(q.id, q.score, q.max_score, bool(q.correct), prompt=q.prompt, given=q.given,
+                   expected=q.expected if q.correct is not None else None,
+                   explanation=q.explanation if q.correct is not None else None)
         for q in result.questions
     )
-    return Attempt(
-        lesson=lesson_id,
-        kind="quiz",
-        score=result.score,
-        max_score=result.max_score,
-        status=status,
-        duration_s=duration_s,
-        tests=tests,
-    )
+    return Attempt("quiz", LessonResult(lesson_id, status, result.score, result.max_score, tests,
+                                        duration_s=duration_s))

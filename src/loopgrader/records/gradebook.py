@@ -13,7 +13,7 @@ import math
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -34,8 +34,10 @@ from loopgrader.records.gradebook_term import (
     migrate_term,
     read_tests,
 )
-from loopgrader.records.progress import Attempt, Progress, TestOutcome
-from loopgrader.status import LessonStatus, PairStatus, TestStatus
+from loopgrader.records.pair import PairRecord, exercise_status
+from loopgrader.records.progress import Attempt, Progress
+from loopgrader.records.result import LessonResult, TestResult
+from loopgrader.status import LessonStatus, PairStatus
 
 __all__ = [
     "FILE_NAME",
@@ -44,7 +46,7 @@ __all__ = [
     "RunInfo",
     "RunResult",
     "RunSource",
-    "TestRecord",
+    "exercise_status",
     "load_gradebook_progress",
     "open_gradebook",
 ]
@@ -77,62 +79,11 @@ PAIR_COLUMNS = ("student", "lesson", "status", "score", "max_score", "exercise_s
                 "isolation", "device", "graded_at", "integrity")
 # Columns added after schema 1 was first written: (name, declaration), added to old gradebooks.
 ADDED_PAIR_COLUMNS = (("integrity", "TEXT NOT NULL DEFAULT ''"),)
+# the columns that are the batch's own fields of a PairRecord (the rest are its exercise's)
+PAIR_FIELDS = ("student", "status", "quiz_score", "quiz_max", "message", "fingerprint",
+               "isolation", "graded_at", "integrity", *TERM_COLUMNS)
 TEST_COLUMNS = ("name", "node_id", "score", "max_score", "passed", "visibility", "category",
                 "message", "hint")
-
-
-@dataclass(frozen=True)
-class TestRecord:
-    """One grader test of one pair."""
-
-    __test__ = False  # not a pytest test class
-
-    name: str
-    node_id: str
-    score: float
-    max_score: float
-    passed: bool
-    visibility: str = "visible"
-    category: str | None = None
-    message: str | None = None
-    hint: str | None = None
-
-
-@dataclass(frozen=True)
-class PairRecord:
-    """One (student, lesson) result. ``score``/``max_score`` include the quiz."""
-
-    student: str
-    lesson: str
-    status: str  # graded | not submitted | not started | timed out | crashed | error
-    score: float
-    max_score: float
-    exercise_score: float = 0.0
-    exercise_max: float = 0.0
-    quiz_score: float | None = None  # None: no answers file
-    quiz_max: float = 0.0
-    duration_s: float = 0.0
-    message: str = ""
-    fingerprint: str = ""  # of what was graded (file and answers): a change means regrade
-    isolation: str = ""
-    device: str = ""
-    graded_at: str = ""
-    tests: tuple[TestRecord, ...] = ()
-    timings: dict[str, float] = field(default_factory=dict)  # timing ratios measured
-    curves: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # loss curves
-    # the term (issue 18): empty when the course has no calendar
-    submitted_at: str = ""  # ISO 8601, UTC; "" when unknown
-    submitted_source: str = ""  # manifest | git | file
-    due_at: str = ""  # this student's due date (extension applied); "" when none
-    days_late: int = 0
-    penalty: float = 0.0  # points taken off for lateness
-    final_score: float | None = None  # None: nothing applied, the score counts as it is
-    integrity: str = ""  # why points were withheld for integrity ("" for ordinary results)
-
-    @property
-    def final(self) -> float:
-        """The score that counts: after the late penalty."""
-        return self.score if self.final_score is None else self.final_score
 
 
 def _now() -> str:
@@ -210,18 +161,17 @@ class Gradebook:
         rows = self._db.execute(f"SELECT {', '.join(columns)}, measurements FROM pairs "
                                 f"{where} ORDER BY student, lesson", args).fetchall()
         tests = self._tests(student)
-        return [PairRecord(**dict(zip(columns, row[:-1], strict=True)),
-                           tests=tests.get((row[0], row[1]), ()), **_measurements(row[-1]))
-                for row in rows]
+        return [_pair(dict(zip(columns, row[:-1], strict=True)),
+                      tests.get((row[0], row[1]), ()), row[-1]) for row in rows]
 
-    def _tests(self, student: str | None) -> dict[tuple[str, str], tuple[TestRecord, ...]]:
+    def _tests(self, student: str | None) -> dict[tuple[str, str], tuple[TestResult, ...]]:
         where, args = ("WHERE student=?", (student,)) if student is not None else ("", ())
-        found: dict[tuple[str, str], list[TestRecord]] = {}
+        found: dict[tuple[str, str], list[TestResult]] = {}
         for row in self._db.execute(f"SELECT student, lesson, {', '.join(TEST_COLUMNS)} FROM "
                                     f"tests {where} ORDER BY student, lesson, position", args):
-            name, node, score, max_score, passed, *rest = row[2:]
+            test = dict(zip(TEST_COLUMNS, row[2:], strict=True))
             found.setdefault((row[0], row[1]), []).append(
-                TestRecord(name, node, score, max_score, bool(passed), *rest))
+                TestResult(**{**test, "passed": bool(test["passed"])}))
         return {key: tuple(value) for key, value in found.items()}
 
     def runs(self) -> list[tuple[int, str, str | None, str, str, str]]:
@@ -328,8 +278,20 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def _pair(row: dict[str, Any], tests: tuple[TestResult, ...], measurements: str) -> PairRecord:
+    """A ``pairs`` row (by column) and its tests back as a record."""
+    status = str(row["status"])
+    exercise = LessonResult(
+        lesson=row["lesson"], status=exercise_status(status, row["exercise_score"],
+                                                    row["exercise_max"]),
+        score=row["exercise_score"], max_score=row["exercise_max"], tests=tests,
+        device=row["device"], duration_s=row["duration_s"], **_measurements(measurements))
+    batch = {k: v for k, v in row.items() if k in PAIR_FIELDS}
+    return PairRecord(exercise=exercise, **batch)
+
+
 def _measurements(text: str) -> dict[str, Any]:
-    """The timings and curves column back as PairRecord fields (empty if unreadable)."""
+    """The timings and curves column back as the record's fields (empty if unreadable)."""
     try:
         data = json.loads(text)
     except ValueError:
@@ -379,24 +341,11 @@ def _all_pairs(gradebook_dir: Path) -> list[PairRecord]:
 def _attempts(pair: PairRecord) -> list[Attempt]:
     found: list[Attempt] = []
     if pair.status != PairStatus.NOT_SUBMITTED and pair.exercise_max > 0:
-        status = {PairStatus.NOT_STARTED: LessonStatus.NOT_STARTED,
-                  PairStatus.GRADED: LessonStatus.ATTEMPTED}.get(PairStatus(pair.status),
-                                                                 LessonStatus.ERROR)
-        if status == LessonStatus.ATTEMPTED and pair.exercise_score >= pair.exercise_max:
-            status = LessonStatus.PASSED
-        tests = tuple(TestOutcome(t.name, t.score, t.max_score,
-                                  TestStatus.PASSED if t.passed else TestStatus.FAILED,
-                                  message=t.message, hint=t.hint)
-                      for t in pair.tests)
-        found.append(Attempt(lesson=pair.lesson, kind="exercise", score=pair.exercise_score,
-                             max_score=pair.exercise_max, status=status,
-                             duration_s=pair.duration_s, device=pair.device or None,
-                             started_at=pair.graded_at, tests=tests, timings=pair.timings,
-                             curves=pair.curves))
+        status = exercise_status(pair.status, pair.exercise_score, pair.exercise_max)
+        found.append(Attempt("exercise", replace(pair.exercise, status=status), pair.graded_at))
     if pair.quiz_score is not None:
         passed = pair.quiz_score >= pair.quiz_max
-        found.append(Attempt(lesson=pair.lesson, kind="quiz", score=pair.quiz_score,
-                             max_score=pair.quiz_max,
-                             status=LessonStatus.PASSED if passed else LessonStatus.ATTEMPTED,
-                             started_at=pair.graded_at))
+        found.append(Attempt("quiz", LessonResult(
+            pair.lesson, LessonStatus.PASSED if passed else LessonStatus.ATTEMPTED,
+            pair.quiz_score, pair.quiz_max), pair.graded_at))
     return found

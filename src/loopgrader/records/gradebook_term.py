@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
-from typing import Protocol
+
+from loopgrader.records.pair import PairRecord
 
 __all__ = ["TERM_COLUMNS", "TERM_SCHEMA", "RunResult", "insert_run_result", "migrate_term",
            "read_tests"]
@@ -33,30 +34,6 @@ CREATE TABLE IF NOT EXISTS releases (lesson TEXT PRIMARY KEY, released_at TEXT N
 """
 
 
-class _Test(Protocol):
-    @property
-    def name(self) -> str: ...
-    @property
-    def node_id(self) -> str: ...
-    @property
-    def passed(self) -> bool: ...
-
-
-class _Pair(Protocol):
-    @property
-    def student(self) -> str: ...
-    @property
-    def lesson(self) -> str: ...
-    @property
-    def status(self) -> str: ...
-    @property
-    def score(self) -> float: ...
-    @property
-    def final_score(self) -> float | None: ...
-    @property
-    def tests(self) -> tuple[_Test, ...]: ...
-
-
 @dataclass(frozen=True)
 class RunResult:
     """A pair's result as one run recorded it (for explaining regrades)."""
@@ -68,7 +45,7 @@ class RunResult:
     tests: dict[str, bool]  # test (node id) → passed
 
 
-def insert_run_result(db: sqlite3.Connection, run_id: int, pair: _Pair) -> None:
+def insert_run_result(db: sqlite3.Connection, run_id: int, pair: PairRecord) -> None:
     tests = json.dumps({t.node_id or t.name: t.passed for t in pair.tests}, sort_keys=True)
     db.execute("INSERT OR REPLACE INTO run_results VALUES (?, ?, ?, ?, ?, ?, ?)",
                (run_id, pair.student, pair.lesson, pair.status, pair.score, pair.final_score,

@@ -10,19 +10,19 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from loopgrader._fs import atomic_write_text
+from loopgrader.records.result import LessonResult, TestResult
 from loopgrader.status import LessonStatus
 
 __all__ = [
     "Attempt",
     "LessonProgress",
     "Progress",
-    "TestOutcome",
     "load_progress",
     "progress_dir",
     "record_attempt",
@@ -34,62 +34,73 @@ KINDS = ("exercise", "quiz")
 
 
 @dataclass(frozen=True)
-class TestOutcome:
-    """One test (or quiz question) of an attempt."""
-
-    __test__ = False  # not a pytest test class
-
-    name: str
-    score: float
-    max_score: float
-    status: str  # "passed" | "failed"
-    message: str | None = None  # exercise: what failed; quiz: None
-    hint: str | None = None
-    prompt: str | None = None  # quiz questions: the question, the answer given, and once
-    given: str | None = None  # answered the key and the explanation (shown by the report)
-    expected: str | None = None
-    explanation: str | None = None
-
-
-@dataclass(frozen=True)
 class Attempt:
-    """One ``check`` or ``quiz`` of one lesson."""
+    """One ``check`` or ``quiz`` of one lesson: its kind, when it started, and the graded
+    lesson (an attempt file keeps the fields it always had)."""
 
-    lesson: str
     kind: str  # "exercise" | "quiz"
-    score: float
-    max_score: float
-    status: str  # "passed" | "attempted" | "not started" | "error"
-    duration_s: float = 0.0
-    device: str | None = None
+    result: LessonResult
     started_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
-    tests: tuple[TestOutcome, ...] = ()
-    timings: dict[str, float] = field(default_factory=dict)
-    curves: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+
+    @property
+    def lesson(self) -> str:
+        return self.result.lesson
+
+    @property
+    def score(self) -> float:
+        return self.result.score
+
+    @property
+    def max_score(self) -> float:
+        return self.result.max_score
+
+    @property
+    def status(self) -> str:
+        """passed | attempted | not started | error (see LessonStatus)."""
+        return self.result.status
+
+    @property
+    def duration_s(self) -> float:
+        return self.result.duration_s
+
+    @property
+    def device(self) -> str | None:
+        return self.result.device or None
+
+    @property
+    def tests(self) -> tuple[TestResult, ...]:
+        return self.result.tests
+
+    @property
+    def timings(self) -> dict[str, float]:
+        return self.result.timings
+
+    @property
+    def curves(self) -> dict[str, Any]:
+        return self.result.curves
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["schema"] = SCHEMA_VERSION
-        return data
+        return {"lesson": self.lesson, "kind": self.kind, "score": self.score,
+                "max_score": self.max_score, "status": self.status,
+                "duration_s": self.duration_s, "device": self.device,
+                "started_at": self.started_at, "tests": [t.to_json() for t in self.tests],
+                "timings": dict(self.timings), "curves": dict(self.curves),
+                "schema": SCHEMA_VERSION}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Attempt:
-        known = set(TestOutcome.__dataclass_fields__)
-        tests = tuple(TestOutcome(**{k: v for k, v in t.items() if k in known})
-                      for t in data.get("tests", ()))
-        return cls(
+        result = LessonResult(
             lesson=str(data["lesson"]),
-            kind=str(data["kind"]),
+            status=str(data["status"]),
             score=float(data["score"]),
             max_score=float(data["max_score"]),
-            status=str(data["status"]),
+            tests=tuple(TestResult.from_json(t) for t in data.get("tests", ())),
+            device=str(data.get("device") or ""),
             duration_s=float(data.get("duration_s", 0.0)),
-            device=data.get("device"),
-            started_at=str(data["started_at"]),
-            tests=tests,
             timings={str(k): float(v) for k, v in dict(data.get("timings", {})).items()},
             curves=dict(data.get("curves", {})),
         )
+        return cls(str(data["kind"]), result, str(data["started_at"]))
 
 
 @dataclass(frozen=True)
